@@ -1,0 +1,1 @@
+"""OpenTelemetry instrumentors for GenAI SDKs (``BaseInstrumentor`` subclasses), one package per SDK."""

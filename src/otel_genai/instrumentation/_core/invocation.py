@@ -1,0 +1,183 @@
+"""One inference call's telemetry: the span, its metrics and its optional content event.
+
+:class:`GenAITelemetry` holds what an instrumentor creates once (tracer, instruments, logger,
+content policy). :class:`Invocation` is created per call by the wrappers; it ends exactly once,
+whichever of ``finish`` / ``finish_stream`` / ``fail`` comes first.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry._logs import get_logger
+from opentelemetry.metrics import get_meter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ... import _last_trace
+from ...semconv import attributes as A
+from ...semconv.content import ContentCapture
+from ...semconv.messages import to_json
+from ...semconv.usage import TokenUsage
+from .faults import log_fault
+from .metrics import GenAIMetrics
+from .operation import Operation, StreamAccumulator
+
+# Context key marking "inside one of our GenAI calls": a nested instrumented call (a helper that
+# calls another instrumented method) passes straight through, so one user call = one span.
+GENAI_CALL_KEY = otel_context.create_key("otel_genai.inside_genai_call")
+
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.41.1"
+_perf_counter = time.perf_counter
+
+
+class GenAITelemetry:
+    """Tracer, metric instruments, event logger and content policy of one instrumentor.
+
+    Args:
+        scope_name: instrumentation scope (e.g. ``otel_genai.instrumentation.openai``).
+        version: instrumentation version.
+        capture: the content-capture policy.
+        tracer_provider / meter_provider / logger_provider: explicit providers, else the globals.
+    """
+
+    __slots__ = ("tracer", "metrics", "logger", "capture")
+
+    def __init__(
+        self,
+        scope_name: str,
+        version: str,
+        capture: ContentCapture,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        logger_provider: Any = None,
+    ) -> None:
+        self.tracer = trace.get_tracer(scope_name, version, tracer_provider, schema_url=_SCHEMA_URL)
+        self.metrics = GenAIMetrics(get_meter(scope_name, version, meter_provider, schema_url=_SCHEMA_URL))
+        self.logger = get_logger(scope_name, version, logger_provider, schema_url=_SCHEMA_URL) if capture.on_event else None
+        self.capture = capture
+
+    def start(self, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> Invocation | None:
+        """Start the span for one call; ``None`` (and a logged fault) if our code fails."""
+        try:
+            return Invocation(self, operation, instance, kwargs)
+        except Exception:
+            log_fault(f"{type(operation).__name__}.request")
+            return None
+
+
+class Invocation:
+    """The span of one SDK call, from request to the end of its response (or stream)."""
+
+    __slots__ = ("telemetry", "operation", "span", "context", "attributes", "request_content", "start", "ended")
+
+    def __init__(self, telemetry: GenAITelemetry, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> None:
+        attributes = operation.request(instance, kwargs)
+        capture = telemetry.capture
+        self.request_content = operation.request_content(kwargs) if capture.enabled else None
+        span_attributes = attributes
+        if self.request_content and capture.on_span:
+            span_attributes = {**attributes, **{k: to_json(v) for k, v in self.request_content.items()}}
+        model = attributes.get(A.GEN_AI_REQUEST_MODEL)
+        name = f"{operation.operation_name} {model}" if model else operation.operation_name
+        self.telemetry = telemetry
+        self.operation = operation
+        self.attributes = attributes
+        self.span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attributes)
+        self.context = otel_context.set_value(GENAI_CALL_KEY, True, trace.set_span_in_context(self.span))
+        self.start = _perf_counter()
+        self.ended = False
+
+    # --- non-streamed result -----------------------------------------------------------------
+    def finish(self, result: Any) -> None:
+        """End the span from a complete (non-streamed) result."""
+        if self.ended:
+            return
+        try:
+            response, usage, content = self.operation.response(result, self.telemetry.capture.enabled)
+        except Exception:
+            log_fault(f"{type(self.operation).__name__}.response")
+            response, usage, content = {}, None, {}
+        self._end(response, usage, content, None, None, None)
+
+    # --- streamed result -----------------------------------------------------------------------
+    def finish_stream(
+        self,
+        accumulator: StreamAccumulator,
+        first_chunk_at: float | None,
+        chunk_times: list[float] | None,
+        exc: BaseException | None = None,
+    ) -> None:
+        """End the span from what the stream delivered (``*_at`` are ``perf_counter`` seconds)."""
+        if self.ended:
+            return
+        try:
+            response, usage, content = accumulator.result(self.telemetry.capture.enabled)
+        except Exception:
+            log_fault(f"{type(accumulator).__name__}.result")
+            response, usage, content = {}, None, {}
+        ttfc = None
+        if first_chunk_at is not None:
+            ttfc = first_chunk_at - self.start
+            response[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+        intervals = None
+        if chunk_times and len(chunk_times) > 1:
+            intervals = [b - a for a, b in zip(chunk_times, chunk_times[1:])]
+        self._end(response, usage, content, exc, ttfc, intervals)
+
+    # --- failure ---------------------------------------------------------------------------------
+    def fail(self, exc: BaseException) -> None:
+        """End the span as failed: status ERROR, ``error.type``, an ``exception`` event."""
+        if self.ended:
+            return
+        self._end({}, None, {}, exc, None, None)
+
+    def _end(
+        self,
+        response: dict[str, Any],
+        usage: TokenUsage | None,
+        content: dict[str, Any],
+        exc: BaseException | None,
+        ttfc: float | None,
+        intervals: list[float] | None,
+    ) -> None:
+        self.ended = True
+        span = self.span
+        try:
+            duration = _perf_counter() - self.start
+            error = None
+            if usage is not None:
+                response.update(usage.span_attributes())
+            if content and self.telemetry.capture.on_span:
+                for key, value in content.items():
+                    response[key] = to_json(value)
+            if exc is not None:
+                error = A.error_type(exc)
+                response[A.ERROR_TYPE] = error
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc) or error))
+            span.set_attributes(response)
+            metric_attributes = GenAIMetrics.attributes(self.attributes, response.get(A.GEN_AI_RESPONSE_MODEL), error)
+            self.telemetry.metrics.record(metric_attributes, duration, usage, ttfc, intervals)
+            if self.telemetry.logger is not None:
+                self._emit_event(response, content)
+        except Exception:
+            log_fault("Invocation.end")
+        finally:
+            span.end()
+            _last_trace.remember(span)
+
+    def _emit_event(self, response: dict[str, Any], content: dict[str, Any]) -> None:
+        """One ``gen_ai.client.inference.operation.details`` log record with structured content."""
+        attributes = {**self.attributes, **response}
+        for key in (A.GEN_AI_INPUT_MESSAGES, A.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_SYSTEM_INSTRUCTIONS, A.GEN_AI_TOOL_DEFINITIONS):
+            attributes.pop(key, None)
+        attributes.update(self.request_content or {})
+        attributes.update(content)
+        self.telemetry.logger.emit(
+            event_name=A.GEN_AI_INFERENCE_DETAILS_EVENT,
+            attributes=attributes,
+            context=self.context,
+        )

@@ -1,0 +1,69 @@
+"""The contract between a provider module and the core: how one API family (e.g. OpenAI chat
+completions) maps onto the span contract of DESIGN.md §3.
+
+A provider writes one :class:`Operation` subclass per API family. Every method runs inside the
+user's call, so each one must be cheap; any exception it raises is caught by the core, logged once,
+and costs only telemetry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ...semconv.usage import TokenUsage
+
+
+class StreamAccumulator:
+    """Collects what a stream's chunks carry (text, tool-call deltas, finish reasons, usage).
+
+    ``on_chunk`` is called once per chunk, in order, on the hot path; ``result`` once when the stream
+    ends, however it ends, with whatever arrived so far.
+    """
+
+    __slots__ = ()
+
+    def on_chunk(self, chunk: Any) -> None:
+        """Fold one chunk into the running state."""
+        raise NotImplementedError
+
+    def result(self, capture_content: bool) -> tuple[dict[str, Any], TokenUsage | None, dict[str, Any]]:
+        """``(response attributes, usage, content)``; see :meth:`Operation.response`."""
+        raise NotImplementedError
+
+
+class Operation:
+    """One instrumented API family.
+
+    Class attributes:
+        operation_name: ``gen_ai.operation.name`` value.
+        mlflow_span_type: ``mlflow.spanType`` value.
+        stream_types: result types that are streams (wrapped in a proxy, span ends with the stream).
+    """
+
+    operation_name: ClassVar[str]
+    mlflow_span_type: ClassVar[str]
+    stream_types: tuple[type, ...] = ()
+
+    def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Span attributes known before the call: operation, provider, request model, server address
+        and port, request parameters, MLflow keys. Only str/bool/int/float/sequence values."""
+        raise NotImplementedError
+
+    def request_content(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Content attributes (``gen_ai.input.messages``, ``gen_ai.system_instructions``,
+        ``gen_ai.tool.definitions``) as JSON-ready values; called only when content is captured.
+        Must never consume or mutate the user's inputs."""
+        return {}
+
+    def response(self, result: Any, capture_content: bool) -> tuple[dict[str, Any], TokenUsage | None, dict[str, Any]]:
+        """From a non-streamed result: ``(attributes, usage, content)`` where ``content`` holds
+        ``gen_ai.output.messages`` as a JSON-ready value (empty unless ``capture_content``)."""
+        raise NotImplementedError
+
+    def new_accumulator(self, kwargs: dict[str, Any]) -> StreamAccumulator:
+        """A fresh accumulator for a streamed result."""
+        raise NotImplementedError
+
+    def unwrap_result(self, result: Any) -> Any:
+        """The object holding the response (e.g. a raw-response wrapper's parsed body); default: itself."""
+        return result

@@ -1,0 +1,124 @@
+"""Stream proxies: the SDK's stream object, unchanged to the user, whose span ends exactly once.
+
+A proxy (``wrapt.ObjectProxy``) keeps the SDK surface: ``isinstance`` checks, ``.response``,
+context managers and every other attribute pass through. The span ends with what the stream
+delivered, whichever way it ends (DESIGN.md §4): exhausted, ``break`` inside ``with``,
+``close()``/``aclose()``, garbage collection, an exception from the SDK or the user's loop, task
+cancellation (``CancelledError`` is a ``BaseException``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import wrapt
+
+from .faults import log_fault
+from .invocation import Invocation, _perf_counter
+from .operation import StreamAccumulator
+
+
+class _StreamProxyBase(wrapt.ObjectProxy):
+    """Shared state and ending logic of the sync and async proxies."""
+
+    def __init__(self, stream: Any, invocation: Invocation, accumulator: StreamAccumulator) -> None:
+        super().__init__(stream)
+        self._self_invocation = invocation
+        self._self_accumulator = accumulator
+        self._self_chunk_times: list[float] = []
+
+    def _self_on_chunk(self, chunk: Any) -> None:
+        self._self_chunk_times.append(_perf_counter())
+        try:
+            self._self_accumulator.on_chunk(chunk)
+        except Exception:
+            log_fault(f"{type(self._self_accumulator).__name__}.on_chunk")
+
+    def _self_end(self, exc: BaseException | None = None) -> None:
+        invocation = self._self_invocation
+        if invocation.ended:
+            return
+        times = self._self_chunk_times
+        invocation.finish_stream(self._self_accumulator, times[0] if times else None, times, exc)
+
+    def __del__(self) -> None:
+        try:
+            self._self_end()
+        except Exception:
+            pass
+
+    def __copy__(self) -> Any:  # wrapt refuses to copy proxies; a stream cannot be copied either
+        raise NotImplementedError("streams cannot be copied")
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        raise NotImplementedError("streams cannot be pickled")
+
+
+class SyncStreamProxy(_StreamProxyBase):
+    """Proxy for a synchronous SDK stream (``openai.Stream``, ``anthropic.Stream``)."""
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_end()
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_on_chunk(chunk)
+        return chunk
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_end(exc)
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_end()
+
+
+class AsyncStreamProxy(_StreamProxyBase):
+    """Proxy for an asynchronous SDK stream (``openai.AsyncStream``, ``anthropic.AsyncStream``)."""
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_end()
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_on_chunk(chunk)
+        return chunk
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_end(exc)
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_end()

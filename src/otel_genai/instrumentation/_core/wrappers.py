@@ -1,0 +1,89 @@
+"""The safe wrappers installed on SDK methods (``wrapt`` signature ``(wrapped, instance, args, kwargs)``).
+
+Guarantees (DESIGN.md §5): a fault in our code is logged and the SDK call proceeds untouched; the
+user's exception propagates as the same object; the span is current while the SDK call runs; a
+call made inside another of our calls, or with instrumentation suppressed, is not traced again.
+Sync wrappers never run an event loop; async wrappers never block one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from .faults import log_fault
+from .invocation import GENAI_CALL_KEY, GenAITelemetry, Invocation
+from .operation import Operation
+from .streams import AsyncStreamProxy, SyncStreamProxy
+
+_attach = otel_context.attach
+_detach = otel_context.detach
+_get_value = otel_context.get_value
+
+
+def _traced() -> bool:
+    return _get_value(GENAI_CALL_KEY) is None and is_instrumentation_enabled()
+
+
+def _complete(invocation: Invocation, result: Any, kwargs: dict[str, Any], proxy_type: type) -> Any:
+    """Return the user's result: a stream wrapped in a proxy, anything else as is (span ended)."""
+    operation = invocation.operation
+    try:
+        body = operation.unwrap_result(result)
+        if operation.stream_types and isinstance(body, operation.stream_types):
+            if body is not result:  # a raw-response wrapper around a stream: its body ends the span
+                invocation.finish(result)
+                return result
+            return proxy_type(result, invocation, operation.new_accumulator(kwargs))
+        invocation.finish(body)
+    except Exception:
+        log_fault(f"{type(operation).__name__}.complete")
+        if not invocation.ended:
+            invocation.finish(None)
+    return result
+
+
+def sync_wrapper(telemetry: GenAITelemetry, operation: Operation) -> Callable[..., Any]:
+    """A ``wrapt`` wrapper tracing a synchronous SDK method as ``operation``."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if not _traced():
+            return wrapped(*args, **kwargs)
+        invocation = telemetry.start(operation, instance, kwargs)
+        if invocation is None:
+            return wrapped(*args, **kwargs)
+        token = _attach(invocation.context)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            invocation.fail(exc)
+            raise
+        _detach(token)
+        return _complete(invocation, result, kwargs, SyncStreamProxy)
+
+    return wrapper
+
+
+def async_wrapper(telemetry: GenAITelemetry, operation: Operation) -> Callable[..., Any]:
+    """A ``wrapt`` wrapper tracing an ``async def`` SDK method as ``operation``."""
+
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if not _traced():
+            return await wrapped(*args, **kwargs)
+        invocation = telemetry.start(operation, instance, kwargs)
+        if invocation is None:
+            return await wrapped(*args, **kwargs)
+        token = _attach(invocation.context)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            invocation.fail(exc)
+            raise
+        _detach(token)
+        return _complete(invocation, result, kwargs, AsyncStreamProxy)
+
+    return wrapper

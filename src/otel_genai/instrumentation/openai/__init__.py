@@ -1,0 +1,70 @@
+"""``OpenAIInstrumentor``: GenAI spans and metrics for the ``openai`` SDK (entry point ``otel_genai_openai``).
+
+Usage (library path)::
+
+    OpenAIInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
+
+Keyword arguments of ``instrument()``: ``tracer_provider``, ``meter_provider``, ``logger_provider``
+(default: the global ones) and ``capture_content`` (a :class:`~otel_genai.semconv.ContentCapture`
+or one of its names; default: ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, else
+``NO_CONTENT`` as the spec asks).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Collection
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from ...semconv.content import ContentCapture
+from ...version import __version__
+from .._core import GenAITelemetry, async_wrapper, sync_wrapper
+from . import _common
+from .chat import ChatCompletions
+
+SCOPE_NAME = "otel_genai.instrumentation.openai"
+
+# (module, class, method, is_async, operation factory taking (Stream, AsyncStream))
+_METHODS = (
+    ("openai.resources.chat.completions.completions", "Completions", "create", False, ChatCompletions),
+    ("openai.resources.chat.completions.completions", "AsyncCompletions", "create", True, ChatCompletions),
+)
+
+
+class OpenAIInstrumentor(BaseInstrumentor):
+    """Traces ``openai`` calls as GenAI semantic-convention spans (one CLIENT span per call) with
+    the ``gen_ai.client.*`` metrics. Idempotent (instrumenting twice does not double-wrap);
+    ``uninstrument()`` restores every original method."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("openai >= 2.0",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        import openai
+        from openai.lib.azure import AsyncAzureOpenAI, AzureOpenAI
+
+        capture = kwargs.get("capture_content")
+        if capture is None:
+            capture = ContentCapture.from_env()
+        elif not isinstance(capture, ContentCapture):
+            capture = ContentCapture.parse(str(capture))
+        telemetry = GenAITelemetry(
+            SCOPE_NAME,
+            __version__,
+            capture,
+            kwargs.get("tracer_provider"),
+            kwargs.get("meter_provider"),
+            kwargs.get("logger_provider"),
+        )
+        _common.AZURE_CLIENT_TYPES = (AzureOpenAI, AsyncAzureOpenAI)
+        for module, cls, method, is_async, operation_type in _METHODS:
+            stream_type = openai.AsyncStream if is_async else openai.Stream
+            wrapper = (async_wrapper if is_async else sync_wrapper)(telemetry, operation_type((stream_type,)))
+            wrap_function_wrapper(module, f"{cls}.{method}", wrapper)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for module, cls, method, _, _ in _METHODS:
+            unwrap(getattr(importlib.import_module(module), cls), method)

@@ -1,0 +1,110 @@
+"""Message parts in the semconv v1.41.1 JSON schema (``gen_ai.input.messages``,
+``gen_ai.output.messages``, ``gen_ai.system_instructions``, ``gen_ai.tool.definitions``).
+
+Provider modules translate their SDK's shapes into these parts; this module only knows the schema.
+An input message is ``{"role", "parts", ["name"]}``; an output message adds ``"finish_reason"``.
+Part types: ``text``, ``reasoning``, ``tool_call``, ``tool_call_response``, ``server_tool_call``,
+``server_tool_call_response``, ``blob``, ``uri``, ``file``.
+
+Binary policy: inline binary data (base64 ``data:`` URLs, base64 image/audio/document blocks) is not
+copied into attributes by default; a ``blob`` part keeps its ``modality`` and ``mime_type`` and its
+``content`` is replaced by an empty string. Set ``OTEL_GENAI_CAPTURE_BLOB_CONTENT=true`` to keep it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+BLOB_CONTENT_ENV = "OTEL_GENAI_CAPTURE_BLOB_CONTENT"
+
+
+def blob_content_enabled() -> bool:
+    """Whether inline binary content is kept (env ``OTEL_GENAI_CAPTURE_BLOB_CONTENT``, default false)."""
+    return os.environ.get(BLOB_CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def text_part(content: str) -> dict[str, Any]:
+    """``{"type": "text", "content": ...}``."""
+    return {"type": "text", "content": content}
+
+
+def reasoning_part(content: str) -> dict[str, Any]:
+    """``{"type": "reasoning", "content": ...}`` (model thinking / reasoning summary)."""
+    return {"type": "reasoning", "content": content}
+
+
+def tool_call_part(call_id: str | None, name: str | None, arguments: Any) -> dict[str, Any]:
+    """A tool call requested by the model; ``arguments`` is decoded JSON when it parses, else the text."""
+    part: dict[str, Any] = {"type": "tool_call", "id": call_id, "name": name or ""}
+    if arguments is not None:
+        part["arguments"] = decode_arguments(arguments)
+    return part
+
+
+def tool_call_response_part(call_id: str | None, response: Any) -> dict[str, Any]:
+    """The result of a tool call, sent back to the model (field ``response``)."""
+    return {"type": "tool_call_response", "id": call_id, "response": response}
+
+
+def blob_part(modality: str, mime_type: str | None, content: str, keep_content: bool) -> dict[str, Any]:
+    """Inline binary data (base64 ``content``); the content is blanked unless ``keep_content``."""
+    part: dict[str, Any] = {"type": "blob", "modality": modality, "content": content if keep_content else ""}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def uri_part(modality: str, uri: str, mime_type: str | None = None) -> dict[str, Any]:
+    """Data referenced by URI (``https://...``, ``gs://...``)."""
+    part: dict[str, Any] = {"type": "uri", "modality": modality, "uri": uri}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def file_part(modality: str, file_id: str, mime_type: str | None = None) -> dict[str, Any]:
+    """Data referenced by a provider-side file id."""
+    part: dict[str, Any] = {"type": "file", "modality": modality, "file_id": file_id}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def data_url_part(url: str, modality: str, keep_content: bool) -> dict[str, Any]:
+    """A ``data:<mime>;base64,<data>`` URL as a ``blob`` part; any other URL as a ``uri`` part."""
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        mime_type = header[5:].split(";", 1)[0] or None
+        return blob_part(modality, mime_type, data, keep_content)
+    return uri_part(modality, url)
+
+
+def decode_arguments(arguments: Any) -> Any:
+    """Tool-call arguments as a JSON value when they are a JSON text, unchanged otherwise."""
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments)
+        except ValueError:
+            return arguments
+    return arguments
+
+
+def _fallback(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json", exclude_unset=True)
+    if isinstance(value, (bytes, bytearray)):
+        return ""
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_fallback)
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON text for a content attribute (pydantic models dumped, unknown objects as ``str``)."""
+    return _encoder.encode(value)

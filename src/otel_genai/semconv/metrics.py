@@ -1,0 +1,18 @@
+"""GenAI client metric names, units and advisory bucket boundaries (semconv v1.41.1,
+``docs/gen-ai/gen-ai-metrics.md``). Kept in this one module because the spec is still moving them."""
+
+from __future__ import annotations
+
+CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration"  # histogram, seconds
+CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"  # histogram, {token}
+CLIENT_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"  # histogram, seconds
+CLIENT_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"  # histogram, seconds
+
+UNIT_SECONDS = "s"
+UNIT_TOKENS = "{token}"
+
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TOKEN_BUCKETS = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+CHUNK_TIME_BUCKETS = DURATION_BUCKETS  # the spec advises the duration buckets for both chunk metrics
