@@ -1,0 +1,96 @@
+"""Shared fixtures: a real OTel SDK pipeline (in-memory span exporter + metric reader) and the
+instrumentor bound to it, removed again after each test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_genai.instrumentation.openai import OpenAIInstrumentor
+from recorded import Replayer
+
+SCHEMAS = Path(__file__).parent / "schemas"
+
+
+class Telemetry:
+    """What the instrumented code emitted: finished spans and collected metric points."""
+
+    def __init__(self) -> None:
+        self.exporter = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.metric_reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.metric_reader])
+
+    def spans(self) -> list[Any]:
+        return list(self.exporter.get_finished_spans())
+
+    def metric_points(self, name: str) -> list[Any]:
+        data = self.metric_reader.get_metrics_data()
+        points = []
+        for resource_metrics in data.resource_metrics if data else ():
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    if metric.name == name:
+                        points.extend(metric.data.data_points)
+        return points
+
+
+@pytest.fixture(scope="session")
+def replayer():
+    """The session's loopback server replaying recorded interactions."""
+    replayer = Replayer()
+    yield replayer
+    replayer.stop()
+
+
+@pytest.fixture
+def telemetry() -> Telemetry:
+    return Telemetry()
+
+
+@pytest.fixture
+def instrument(telemetry: Telemetry):
+    """Call ``instrument(capture_content=...)`` to instrument openai against ``telemetry``."""
+    instrumentor = OpenAIInstrumentor()
+
+    def _instrument(capture_content: str = "SPAN_ONLY") -> OpenAIInstrumentor:
+        instrumentor.instrument(
+            tracer_provider=telemetry.tracer_provider,
+            meter_provider=telemetry.meter_provider,
+            capture_content=capture_content,
+        )
+        return instrumentor
+
+    yield _instrument
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+
+
+_validators: dict[str, jsonschema.protocols.Validator] = {}
+
+
+def validate_content(attribute: str, value: str) -> Any:
+    """Decode a content attribute and validate it against its semconv v1.41.1 JSON schema."""
+    name = {
+        "gen_ai.input.messages": "gen-ai-input-messages.json",
+        "gen_ai.output.messages": "gen-ai-output-messages.json",
+        "gen_ai.system_instructions": "gen-ai-system-instructions.json",
+        "gen_ai.tool.definitions": "gen-ai-tool-definitions.json",
+    }[attribute]
+    validator = _validators.get(name)
+    if validator is None:
+        schema = json.loads((SCHEMAS / name).read_text())
+        validator = _validators[name] = jsonschema.Draft202012Validator(schema)
+    decoded = json.loads(value)
+    validator.validate(decoded)
+    return decoded
