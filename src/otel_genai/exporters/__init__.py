@@ -1,0 +1,1 @@
+"""Span exporters: the embedded trace-store exporter (``store``) and OTLP presets."""

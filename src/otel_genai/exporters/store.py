@@ -1,0 +1,162 @@
+"""``TraceStoreSpanExporter``: an OpenTelemetry ``SpanExporter`` writing into the embedded SQLite store.
+
+Registered in the ``opentelemetry_traces_exporter`` entry-point group as ``otel_genai``, so
+``OTEL_TRACES_EXPORTER=otel_genai`` selects it like any exporter (the SDK's auto-configuration builds it
+with no arguments; the store path then comes from :func:`otel_genai.store.default_store_path`).
+
+Each ``export()`` batch is one transaction (all-or-nothing). ``export()`` never raises: when the store
+is locked, corrupt or unwritable it logs one warning (further consecutive failures at debug level) and
+returns ``FAILURE``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, List, Optional, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from ..store.db import DEFAULT_BUSY_TIMEOUT_S, PathLike, TraceStore, default_store_path
+from ..store.model import SpanRecord
+
+_logger = logging.getLogger(__name__)
+
+__all__ = ["TraceStoreSpanExporter", "span_to_record"]
+
+
+def span_to_record(span: ReadableSpan, resource_cache: Optional[list] = None) -> SpanRecord:
+    """Convert an SDK ``ReadableSpan`` to the store's neutral :class:`SpanRecord`.
+
+    Ids become lowercase hex (trace 32, span 16 characters); kind and status code become their enum
+    names (``"CLIENT"``, ``"ERROR"``); times stay in ns; attribute tuples are stored as JSON arrays.
+    ``resource_cache`` (a 2-item list ``[resource, attributes_dict]``) lets a batch convert a shared
+    ``Resource`` once.
+    """
+    ctx = span.context
+    parent = span.parent
+    status = span.status
+    start = span.start_time or 0
+    end = span.end_time or start
+    events = span.events
+    resource = span.resource
+    if resource_cache is not None and resource_cache[0] is resource:
+        resource_attributes = resource_cache[1]
+    else:
+        resource_attributes = dict(resource.attributes) if resource is not None else {}
+        if resource_cache is not None:
+            resource_cache[0], resource_cache[1] = resource, resource_attributes
+    scope = span.instrumentation_scope
+    return SpanRecord(
+        format(ctx.trace_id, "032x"),
+        format(ctx.span_id, "016x"),
+        format(parent.span_id, "016x") if parent is not None else None,
+        span.name,
+        span.kind.name,
+        start,
+        end,
+        status.status_code.name,
+        status.description,
+        dict(span.attributes),
+        [
+            {"name": e.name, "time_ns": e.timestamp, "attributes": dict(e.attributes or {})}
+            for e in events
+        ]
+        if events
+        else (),
+        resource_attributes,
+        scope.name if scope is not None else None,
+        scope.version if scope is not None else None,
+    )
+
+
+class TraceStoreSpanExporter(SpanExporter):
+    """Export finished spans into the embedded SQLite trace store.
+
+    Args:
+        path: the store file; ``None`` (what the SDK's auto-configuration passes) ->
+            :func:`otel_genai.store.default_store_path` (``$OTEL_GENAI_STORE_PATH`` or the per-user
+            data directory). The file is opened lazily on the first export, so building the exporter
+            never touches the disk and never fails.
+        busy_timeout_s: seconds to wait for another process's write lock before the batch fails.
+
+    Use with a ``BatchSpanProcessor`` (one transaction per batch: tens of thousands of spans/s); a
+    ``SimpleSpanProcessor`` works too but pays one transaction per span.
+    """
+
+    def __init__(self, path: Optional[PathLike] = None, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S):
+        self._path = default_store_path(path)
+        self._busy_timeout_s = busy_timeout_s
+        self._store: Optional[TraceStore] = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self._failing = False
+        self._abandoned: List[Any] = []
+
+    @property
+    def path(self):
+        """The store file this exporter writes to (a ``pathlib.Path``)."""
+        return self._path
+
+    def _get_store(self) -> TraceStore:
+        store = self._store
+        if store is not None and self._pid == os.getpid():
+            return store
+        with self._lock:
+            if self._pid != os.getpid():
+                # forked child: never use (or close) the parent's SQLite connection
+                if self._store is not None:
+                    self._abandoned.append(self._store)
+                self._store, self._pid = None, os.getpid()
+            if self._store is None:
+                self._store = TraceStore(self._path, busy_timeout_s=self._busy_timeout_s)
+            return self._store
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Write ``spans`` as one transaction; ``SUCCESS`` or ``FAILURE`` (nothing stored), never raises."""
+        if self._shutdown:
+            return SpanExportResult.FAILURE
+        if not spans:
+            return SpanExportResult.SUCCESS
+        try:
+            cache: list = [None, None]
+            records = [span_to_record(s, cache) for s in spans]
+            self._get_store().write_spans(records)
+        except Exception as exc:  # noqa: BLE001 - an exporter must never raise into the SDK
+            self._report_failure(len(spans), exc)
+            return SpanExportResult.FAILURE
+        if self._failing:
+            self._failing = False
+            _logger.info("otel-genai: the trace store at %s accepts spans again", self._path)
+        return SpanExportResult.SUCCESS
+
+    def _report_failure(self, count: int, exc: Exception) -> None:
+        if self._failing:
+            _logger.debug("otel-genai: trace store export failed again: %s", exc)
+            return
+        self._failing = True
+        _logger.warning(
+            "otel-genai: dropped %d spans: could not write them to the trace store at %s: %s "
+            "(further failures are logged at debug level until a write succeeds)",
+            count,
+            self._path,
+            exc,
+        )
+
+    def shutdown(self) -> None:
+        """Close the store; later exports return ``FAILURE``."""
+        with self._lock:
+            self._shutdown = True
+            store, self._store = self._store, None
+        if store is not None:
+            try:
+                store.close()
+            except Exception:  # noqa: BLE001
+                _logger.debug("otel-genai: closing the trace store failed", exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered here: every export is committed before it returns."""
+        return True
