@@ -6,6 +6,7 @@ from the project's own fixture) and by the tests (replaying recorded API traffic
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -23,11 +24,16 @@ class Request:
 
 @dataclass
 class Response:
-    """What to answer: status, headers (``Content-Length`` is computed) and body bytes."""
+    """What to answer: status, headers and body.
+
+    ``body`` bytes are sent with a ``Content-Length``; a list of byte chunks is sent with chunked
+    transfer encoding, one flush per chunk, ``chunk_delay`` seconds apart (a live SSE stream).
+    """
 
     status: int
-    body: bytes
+    body: bytes | list[bytes]
     headers: list[tuple[str, str]] = field(default_factory=list)
+    chunk_delay: float = 0.0
 
 
 Responder = Callable[[Request], Response]
@@ -64,9 +70,22 @@ class LoopbackServer:
                 for name, value in response.headers:
                     if name.lower() not in _SKIPPED_HEADERS:
                         self.send_header(name, value)
-                self.send_header("Content-Length", str(len(response.body)))
+                if isinstance(response.body, bytes):
+                    self.send_header("Content-Length", str(len(response.body)))
+                    self.end_headers()
+                    self.wfile.write(response.body)
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                self.wfile.write(response.body)
+                try:
+                    for chunk in response.body:
+                        if response.chunk_delay:
+                            time.sleep(response.chunk_delay)
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):  # the client left early
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 

@@ -1,0 +1,126 @@
+"""The demo's OpenAI-compatible endpoint: the project's own canned answers in the exact Chat
+Completions wire format (JSON bodies; SSE ``data:`` events ending in ``data: [DONE]`` for streams).
+
+Scenarios, chosen from the request: a plain answer, a streamed answer (with the usage chunk when
+``stream_options.include_usage`` is set), and a two-turn tool call (``get_weather``: first a
+``tool_calls`` answer, then a final answer that quotes the tool's result). Token counts are
+deterministic (a word count), so the demo prints the same figures every run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .server import Request, Response
+
+MODEL = "gpt-4o-mini"
+RESPONSE_MODEL = "gpt-4o-mini-2024-07-18"
+CREATED = 1763726400
+
+PLAIN_ANSWER = (
+    "OpenTelemetry gives every LLM call a span: the model, the latency and the tokens it used, "
+    "in the same trace as the rest of your app."
+)
+STREAMED_ANSWER = "Spans, metrics and logs: three signals, one context, zero vendor lock-in."
+TOOL_ARGUMENTS = '{"city": "Paris"}'
+FINAL_TOOL_ANSWER = "It is {result} in Paris right now, a fine day for a walk along the Seine."
+
+
+def _count(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def _prompt_tokens(messages: list[Any]) -> int:
+    total = 0
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        total += 4 + (_count(content) if isinstance(content, str) else 1)
+    return total
+
+
+def _usage(prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    }
+
+
+def chat_completion(
+    completion_id: str, message: dict[str, Any], finish_reason: str, prompt_tokens: int, completion_tokens: int
+) -> dict[str, Any]:
+    """A ``chat.completion`` object with one choice."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": RESPONSE_MODEL,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}],
+        "usage": _usage(prompt_tokens, completion_tokens),
+        "service_tier": "default",
+        "system_fingerprint": "fp_demo0001",
+    }
+
+
+def chat_chunks(completion_id: str, pieces: list[str], prompt_tokens: int, include_usage: bool) -> list[bytes]:
+    """SSE events of a streamed ``chat.completion.chunk`` answer, ``[DONE]`` last."""
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None, usage: Any = None, choices: bool = True) -> bytes:
+        body: dict[str, Any] = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": RESPONSE_MODEL,
+            "service_tier": "default",
+            "system_fingerprint": "fp_demo0001",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}] if choices else [],
+        }
+        if include_usage:
+            body["usage"] = usage
+        return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+    events = [chunk({"role": "assistant", "content": ""}, None)]
+    events += [chunk({"content": piece}, None) for piece in pieces]
+    events.append(chunk({}, "stop"))
+    if include_usage:
+        events.append(chunk({}, None, _usage(prompt_tokens, _count("".join(pieces))), choices=False))
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def split_words(text: str) -> list[str]:
+    """``text`` as stream pieces, one word (with its leading space) each."""
+    words = text.split(" ")
+    return [words[0]] + [" " + word for word in words[1:]]
+
+
+def respond(request: Request, chunk_delay: float = 0.0) -> Response:
+    """Answer one ``POST /v1/chat/completions`` as the demo scenarios describe."""
+    if request.method != "POST" or not request.path.rstrip("/").endswith("/chat/completions"):
+        return Response(404, b'{"error": {"message": "the demo endpoint serves POST /v1/chat/completions only"}}')
+    try:
+        body = json.loads(request.body)
+        messages = body["messages"]
+    except (ValueError, KeyError, TypeError):
+        return Response(400, b'{"error": {"message": "expected a JSON body with messages"}}')
+    json_headers = [("Content-Type", "application/json"), ("x-request-id", "req_demo")]
+    prompt = _prompt_tokens(messages)
+    tool_results = [m for m in messages if isinstance(m, dict) and m.get("role") == "tool"]
+    if tool_results:
+        text = FINAL_TOOL_ANSWER.format(result=tool_results[-1].get("content"))
+        answer = chat_completion("chatcmpl-demo-tool-2", {"role": "assistant", "content": text}, "stop", prompt, _count(text))
+        return Response(200, json.dumps(answer).encode(), json_headers)
+    if body.get("tools"):
+        call = {"id": "call_demo_weather", "type": "function", "function": {"name": "get_weather", "arguments": TOOL_ARGUMENTS}}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        answer = chat_completion("chatcmpl-demo-tool-1", message, "tool_calls", prompt, 12)
+        return Response(200, json.dumps(answer).encode(), json_headers)
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        events = chat_chunks("chatcmpl-demo-stream", split_words(STREAMED_ANSWER), prompt, include_usage)
+        return Response(200, events, [("Content-Type", "text/event-stream")], chunk_delay)
+    answer = chat_completion("chatcmpl-demo-plain", {"role": "assistant", "content": PLAIN_ANSWER}, "stop", prompt, _count(PLAIN_ANSWER))
+    return Response(200, json.dumps(answer).encode(), json_headers)
