@@ -4,6 +4,7 @@ Subcommands are added by *registrars*: functions that receive the ``add_subparse
 their parser(s) and set ``handler=<function(args) -> int>`` with ``set_defaults``. To add one, write
 ``def register_x(subparsers): ...`` and append it to :data:`SUBCOMMANDS`.
 
+``otel-genai demo``         run an instrumented example app against a local endpoint, print its token usage.
 ``otel-genai traces list``  newest traces of the embedded store, one line each.
 ``otel-genai traces show``  one trace as a span tree, with token usage per LLM span and in total.
 
@@ -26,6 +27,7 @@ from .store import (
     default_store_path,
 )
 from .store.usage import BASE_KEYS, CACHE_KEYS
+from .demo.run import DemoError, register_demo
 
 PROG = "otel-genai"
 
@@ -233,6 +235,7 @@ def _usage_error(parser: argparse.ArgumentParser) -> int:
 
 #: subcommand registrars, in help order; add e.g. ``register_demo`` here
 SUBCOMMANDS: List[SubcommandRegistrar] = [
+    register_demo,
     register_traces,
 ]
 
@@ -268,7 +271,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (CliError, StoreError) as exc:
+    except (CliError, StoreError, DemoError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # e.g. `otel-genai traces list | head`: silence the flush at exit

@@ -24,7 +24,7 @@ PLAIN_ANSWER = (
 )
 STREAMED_ANSWER = "Spans, metrics and logs: three signals, one context, zero vendor lock-in."
 TOOL_ARGUMENTS = '{"city": "Paris"}'
-FINAL_TOOL_ANSWER = "It is {result} in Paris right now, a fine day for a walk along the Seine."
+FINAL_TOOL_ANSWER = "Right now it is {result}: a fine day for a walk along the Seine."
 
 
 def _count(text: str) -> int:

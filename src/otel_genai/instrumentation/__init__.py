@@ -1,1 +1,10 @@
-"""OpenTelemetry instrumentors for GenAI SDKs (``BaseInstrumentor`` subclasses), one package per SDK."""
+"""OpenTelemetry instrumentors for GenAI SDKs (``BaseInstrumentor`` subclasses), one package per SDK.
+
+:data:`INSTRUMENTORS` maps each instrumented SDK's import name to its instrumentor, for
+``otel_genai.autolog()``; ``opentelemetry-instrument`` finds the same classes through the
+``opentelemetry_instrumentor`` entry points.
+"""
+
+INSTRUMENTORS = {
+    "openai": "otel_genai.instrumentation.openai:OpenAIInstrumentor",
+}

@@ -1,0 +1,74 @@
+"""otel-genai: OpenTelemetry-native tracing of ``openai`` and ``anthropic`` calls.
+
+One line (``otel_genai.autolog()``) or zero (``opentelemetry-instrument python app.py``) turns every
+LLM call into a GenAI semantic-convention span, stored in an embedded SQLite trace store by default
+or shipped over OTLP. Read traces back with :func:`get_trace`, :func:`search_traces` and
+:func:`get_last_active_trace_id` (the shapes follow MLflow's ``Trace``: ``trace.info.token_usage``,
+``trace.data.spans``, ``span.get_attribute("mlflow.chat.tokenUsage")``).
+
+Importing this package never imports ``openai`` or ``anthropic``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .version import __version__
+
+if TYPE_CHECKING:
+    from .store import Trace
+
+__all__ = ["__version__", "autolog", "get_last_active_trace_id", "get_trace", "search_traces"]
+
+
+def autolog(disable: bool = False, *, capture_content: Any = None) -> None:
+    """Instrument every installed GenAI SDK in-process; see :mod:`otel_genai._autolog`."""
+    from ._autolog import autolog as _autolog
+
+    _autolog(disable, capture_content=capture_content)
+
+
+def _flush() -> None:
+    """Push finished spans through the global provider's processors, so reads see them."""
+    from opentelemetry import trace
+
+    force_flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if force_flush is not None:
+        force_flush()
+
+
+def get_last_active_trace_id() -> str | None:
+    """The id (32 hex chars) of this process's last finished GenAI trace, or ``None``."""
+    from ._last_trace import last_trace_id
+
+    return last_trace_id()
+
+
+def get_trace(trace_id: str, *, path: Any = None) -> Trace | None:
+    """One trace from the embedded store (``None`` if unknown or no store yet).
+
+    Flushes this process's pending spans first. ``path`` defaults to ``$OTEL_GENAI_STORE_PATH``,
+    else the user data directory.
+    """
+    from . import store
+
+    _flush()
+    try:
+        return store.get_trace(trace_id, path=path)
+    except store.StoreNotFoundError:
+        return None
+
+
+def search_traces(max_results: int = 100, *, path: Any = None, **filters: Any) -> list[Trace]:
+    """Traces from the embedded store, newest first (``[]`` when there is no store yet).
+
+    ``filters``: see :func:`otel_genai.store.search_traces` (``status``, ``root_span_name``,
+    ``min_start_time``, ``max_start_time``).
+    """
+    from . import store
+
+    _flush()
+    try:
+        return store.search_traces(max_results, path=path, **filters)
+    except store.StoreNotFoundError:
+        return []
