@@ -22,16 +22,13 @@ from wrapt import wrap_function_wrapper
 from ...semconv.content import ContentCapture
 from ...version import __version__
 from .._core import GenAITelemetry, async_wrapper, sync_wrapper
-from . import _common
-from .chat import ChatCompletions
+from . import _common, chat, completions, embeddings, images, responses
 
 SCOPE_NAME = "otel_genai.instrumentation.openai"
 
-# (module, class, method, is_async, operation factory taking (Stream, AsyncStream))
-_METHODS = (
-    ("openai.resources.chat.completions.completions", "Completions", "create", False, ChatCompletions),
-    ("openai.resources.chat.completions.completions", "AsyncCompletions", "create", True, ChatCompletions),
-)
+# Every instrumented method: (module, class, method, is_async, Operation factory taking the
+# stream types). Each API-family module declares its own rows in ``METHODS``.
+_METHODS = chat.METHODS + responses.METHODS + embeddings.METHODS + completions.METHODS + images.METHODS
 
 
 class OpenAIInstrumentor(BaseInstrumentor):

@@ -38,6 +38,9 @@ _STATIC_ATTRIBUTES = {
 }
 
 
+_MODULE = "openai.resources.chat.completions.completions"
+
+
 class ChatCompletions(Operation):
     """``Completions.create`` / ``AsyncCompletions.create`` -> one ``chat {model}`` CLIENT span."""
 
@@ -97,6 +100,12 @@ class ChatCompletions(Operation):
 
     def new_accumulator(self, kwargs: dict[str, Any]) -> ChatStreamAccumulator:
         return ChatStreamAccumulator()
+
+
+METHODS = (
+    (_MODULE, "Completions", "create", False, ChatCompletions),
+    (_MODULE, "AsyncCompletions", "create", True, ChatCompletions),
+)
 
 
 def _output_type(response_format: Any) -> str | None:

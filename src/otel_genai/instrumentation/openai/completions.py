@@ -1,0 +1,6 @@
+"""OpenAI legacy Completions (``completions.create``, ``text_completion``): request, response and stream mapping."""
+
+from __future__ import annotations
+
+# (module, class, method, is_async, Operation factory taking the stream types)
+METHODS: tuple = ()
