@@ -99,7 +99,7 @@ def split_words(text: str) -> list[str]:
 
 def respond(request: Request, chunk_delay: float = 0.0) -> Response:
     """Answer one ``POST /v1/chat/completions`` as the demo scenarios describe."""
-    if request.method != "POST" or not request.path.rstrip("/").endswith("/chat/completions"):
+    if request.method != "POST" or not request.path.split("?", 1)[0].rstrip("/").endswith("/chat/completions"):
         return Response(404, b'{"error": {"message": "the demo endpoint serves POST /v1/chat/completions only"}}')
     try:
         body = json.loads(request.body)

@@ -38,11 +38,14 @@ class Operation:
         operation_name: ``gen_ai.operation.name`` value.
         mlflow_span_type: ``mlflow.spanType`` value.
         stream_types: result types that are streams (wrapped in a proxy, span ends with the stream).
+        raw_response_types: result types of ``with_raw_response`` / ``with_streaming_response``
+            calls (set by the instrumentor; see ``_core.raw``).
     """
 
     operation_name: ClassVar[str]
     mlflow_span_type: ClassVar[str]
     stream_types: tuple[type, ...] = ()
+    raw_response_types: tuple[type, ...] = ()
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Span attributes known before the call: operation, provider, request model, server address
@@ -63,7 +66,3 @@ class Operation:
     def new_accumulator(self, kwargs: dict[str, Any]) -> StreamAccumulator:
         """A fresh accumulator for a streamed result."""
         raise NotImplementedError
-
-    def unwrap_result(self, result: Any) -> Any:
-        """The object holding the response (e.g. a raw-response wrapper's parsed body); default: itself."""
-        return result

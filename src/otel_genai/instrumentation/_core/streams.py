@@ -122,3 +122,33 @@ class AsyncStreamProxy(_StreamProxyBase):
             await self.__wrapped__.close()
         finally:
             self._self_end()
+
+
+def end_stream(stream: Any) -> None:
+    """End the span of ``stream`` if it is one of our proxies (no-op otherwise)."""
+    if isinstance(stream, _StreamProxyBase):
+        stream._self_end()
+
+
+def close_hook(attribute: str, is_async: bool) -> Any:
+    """A ``wrapt`` wrapper for an SDK helper's ``close()`` (e.g. ``ChatCompletionStream.close``) that
+    closes the underlying HTTP response directly, bypassing our proxy: after the original runs,
+    the proxy found at ``instance.<attribute>`` ends its span, so leaving a helper's ``with`` block
+    early ends the span at once rather than at garbage collection."""
+    if is_async:
+
+        async def async_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+            try:
+                return await wrapped(*args, **kwargs)
+            finally:
+                end_stream(getattr(instance, attribute, None))
+
+        return async_wrapper
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            end_stream(getattr(instance, attribute, None))
+
+    return wrapper

@@ -16,6 +16,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from .faults import log_fault
 from .invocation import GENAI_CALL_KEY, GenAITelemetry, Invocation
 from .operation import Operation
+from .raw import complete_raw
 from .streams import AsyncStreamProxy, SyncStreamProxy
 
 _attach = otel_context.attach
@@ -31,13 +32,11 @@ def _complete(invocation: Invocation, result: Any, kwargs: dict[str, Any], proxy
     """Return the user's result: a stream wrapped in a proxy, anything else as is (span ended)."""
     operation = invocation.operation
     try:
-        body = operation.unwrap_result(result)
-        if operation.stream_types and isinstance(body, operation.stream_types):
-            if body is not result:  # a raw-response wrapper around a stream: its body ends the span
-                invocation.finish(result)
-                return result
+        if operation.stream_types and isinstance(result, operation.stream_types):
             return proxy_type(result, invocation, operation.new_accumulator(kwargs))
-        invocation.finish(body)
+        if operation.raw_response_types and isinstance(result, operation.raw_response_types):
+            return complete_raw(invocation, result, kwargs)
+        invocation.finish(result)
     except Exception:
         log_fault(f"{type(operation).__name__}.complete")
         if not invocation.ended:

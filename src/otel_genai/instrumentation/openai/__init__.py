@@ -22,6 +22,7 @@ from wrapt import wrap_function_wrapper
 from ...semconv.content import ContentCapture
 from ...version import __version__
 from .._core import GenAITelemetry, async_wrapper, sync_wrapper
+from .._core.streams import close_hook
 from . import _common, chat, completions, embeddings, images, responses
 
 SCOPE_NAME = "otel_genai.instrumentation.openai"
@@ -29,6 +30,7 @@ SCOPE_NAME = "otel_genai.instrumentation.openai"
 # Every instrumented method: (module, class, method, is_async, Operation factory taking the
 # stream types). Each API-family module declares its own rows in ``METHODS``.
 _METHODS = chat.METHODS + responses.METHODS + embeddings.METHODS + completions.METHODS + images.METHODS
+_CLOSE_HOOKS = chat.CLOSE_HOOKS + getattr(responses, "CLOSE_HOOKS", ())
 
 
 class OpenAIInstrumentor(BaseInstrumentor):
@@ -41,6 +43,8 @@ class OpenAIInstrumentor(BaseInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         import openai
+        from openai._legacy_response import LegacyAPIResponse
+        from openai._response import APIResponse, AsyncAPIResponse
         from openai.lib.azure import AsyncAzureOpenAI, AzureOpenAI
 
         capture = kwargs.get("capture_content")
@@ -57,11 +61,15 @@ class OpenAIInstrumentor(BaseInstrumentor):
             kwargs.get("logger_provider"),
         )
         _common.AZURE_CLIENT_TYPES = (AzureOpenAI, AsyncAzureOpenAI)
+        raw_response_types = (LegacyAPIResponse, APIResponse, AsyncAPIResponse)
         for module, cls, method, is_async, operation_type in _METHODS:
-            stream_type = openai.AsyncStream if is_async else openai.Stream
-            wrapper = (async_wrapper if is_async else sync_wrapper)(telemetry, operation_type((stream_type,)))
+            operation = operation_type((openai.AsyncStream if is_async else openai.Stream,))
+            operation.raw_response_types = raw_response_types
+            wrapper = (async_wrapper if is_async else sync_wrapper)(telemetry, operation)
             wrap_function_wrapper(module, f"{cls}.{method}", wrapper)
+        for module, cls, method, is_async, attribute in _CLOSE_HOOKS:
+            wrap_function_wrapper(module, f"{cls}.{method}", close_hook(attribute, is_async))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for module, cls, method, _, _ in _METHODS:
+        for module, cls, method, *_ in _METHODS + _CLOSE_HOOKS:
             unwrap(getattr(importlib.import_module(module), cls), method)

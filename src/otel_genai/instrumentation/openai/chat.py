@@ -105,6 +105,15 @@ class ChatCompletions(Operation):
 METHODS = (
     (_MODULE, "Completions", "create", False, ChatCompletions),
     (_MODULE, "AsyncCompletions", "create", True, ChatCompletions),
+    # parse() posts by itself (it does not call create); stream() calls create(stream=True)
+    (_MODULE, "Completions", "parse", False, ChatCompletions),
+    (_MODULE, "AsyncCompletions", "parse", True, ChatCompletions),
+)
+
+# Helpers whose close() bypasses our stream proxy: (module, class, method, is_async, proxy attribute)
+CLOSE_HOOKS = (
+    ("openai.lib.streaming.chat._completions", "ChatCompletionStream", "close", False, "_raw_stream"),
+    ("openai.lib.streaming.chat._completions", "AsyncChatCompletionStream", "close", True, "_raw_stream"),
 )
 
 
