@@ -7,4 +7,5 @@
 
 INSTRUMENTORS = {
     "openai": "otel_genai.instrumentation.openai:OpenAIInstrumentor",
+    "anthropic": "otel_genai.instrumentation.anthropic:AnthropicInstrumentor",
 }
