@@ -92,6 +92,12 @@ class LoopbackServer:
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 pass
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):  # a client dropped a kept-alive connection
+                    pass
+
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="otel-genai-loopback", daemon=True)

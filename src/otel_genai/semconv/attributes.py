@@ -148,3 +148,26 @@ def error_type(exc: BaseException) -> str:
             break
         public.append(segment)
     return ".".join(public + [cls.__qualname__]) if public else cls.__qualname__
+
+
+# --- Responses API ---
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"  # semconv v1.41.1 (Responses ``conversation``)
+# opentelemetry-util-genai 1.3b0 (post-1.41.1): the ``previous_response_id`` a request continues from
+GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
+OPENAI_API_TYPE = "openai.api.type"  # semconv v1.41.1 openai registry
+
+
+class OpenAIApiType:
+    """Values of ``openai.api.type`` (semconv v1.41.1)."""
+
+    CHAT_COMPLETIONS = "chat_completions"
+    RESPONSES = "responses"
+
+
+# --- embeddings / completions / images ---
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"  # semconv v1.41.1 registry
+
+
+# --- Anthropic ---
+# the API's ``request-id`` response header (the name the anthropic SDK's own spans use; no semconv name yet)
+ANTHROPIC_REQUEST_ID = "anthropic.request.id"

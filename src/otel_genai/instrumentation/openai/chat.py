@@ -34,6 +34,7 @@ _OUTPUT_TYPES = {
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.CHAT,
+    A.OPENAI_API_TYPE: A.OpenAIApiType.CHAT_COMPLETIONS,
     A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.CHAT_MODEL,
 }
 
@@ -139,7 +140,8 @@ def _response_metadata(result: Any, attrs: dict[str, Any]) -> None:
 
 
 def usage_from(usage: Any) -> TokenUsage | None:
-    """OpenAI ``CompletionUsage`` -> normal form (``prompt_tokens`` already includes cached tokens)."""
+    """OpenAI ``CompletionUsage`` -> normal form (``prompt_tokens`` already includes cached tokens,
+    read and written, so it is the normal form's input as is)."""
     if usage is None:
         return None
     prompt_details = getattr(usage, "prompt_tokens_details", None)
@@ -148,6 +150,7 @@ def usage_from(usage: Any) -> TokenUsage | None:
         getattr(usage, "prompt_tokens", None),
         getattr(usage, "completion_tokens", None),
         cache_read_input_tokens=getattr(prompt_details, "cached_tokens", None),
+        cache_creation_input_tokens=getattr(prompt_details, "cache_write_tokens", None),
         reasoning_output_tokens=getattr(completion_details, "reasoning_tokens", None),
     )
 
@@ -282,9 +285,10 @@ class ChatStreamAccumulator(StreamAccumulator):
         if usage is not None:
             self.usage = usage
         for choice in chunk.choices or ():
-            state = self.choices.get(choice.index)
+            index = choice.index or 0  # some OpenAI-compatible servers omit it
+            state = self.choices.get(index)
             if state is None:
-                state = self.choices[choice.index] = _ChoiceState()
+                state = self.choices[index] = _ChoiceState()
             if choice.finish_reason:
                 state.finish_reason = choice.finish_reason
             delta = choice.delta
