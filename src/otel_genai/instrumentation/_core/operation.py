@@ -22,6 +22,10 @@ class StreamAccumulator:
 
     __slots__ = ()
 
+    def on_stream(self, stream: Any) -> None:
+        """Called once with the SDK's stream object when a proxy starts wrapping it, before any chunk
+        (e.g. to read a request id off its response headers). Default: nothing."""
+
     def on_chunk(self, chunk: Any) -> None:
         """Fold one chunk into the running state."""
         raise NotImplementedError

@@ -26,6 +26,10 @@ class _StreamProxyBase(wrapt.ObjectProxy):
         self._self_invocation = invocation
         self._self_accumulator = accumulator
         self._self_chunk_times: list[float] = []
+        try:
+            accumulator.on_stream(stream)
+        except Exception:
+            log_fault(f"{type(accumulator).__name__}.on_stream")
 
     def _self_on_chunk(self, chunk: Any) -> None:
         self._self_chunk_times.append(_perf_counter())

@@ -1,0 +1,378 @@
+"""Anthropic instrumentor behaviour the span contract promises (DESIGN.md §3-§5; regression catalogue
+§9 B, C, F, H, I, J): the provider and server of the client actually used (Anthropic, AsyncAnthropic,
+AnthropicBedrock, AnthropicVertex, any base_url), raw and streaming responses, errors, our own
+faults, the SDK's tool runner, event mode, concurrency, uninstrument / instrument twice."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import importlib
+import json
+import logging
+
+import anthropic
+import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.trace import StatusCode
+
+from anthropic_support import (  # noqa: F401  (fixtures)
+    MODEL,
+    USER,
+    aclient,
+    assert_stream_usage,
+    canned,
+    client,
+    error_response,
+    instrument_anthropic,
+    json_response,
+    message,
+    mlflow_usage,
+    only_span,
+    output_text,
+    sdk_native_tracing_at_default,
+    sse_response,
+    text_stream_events,
+)
+from otel_genai.instrumentation.anthropic import AnthropicInstrumentor, _native
+from otel_genai.instrumentation.anthropic import messages as anthropic_messages
+from otel_genai.instrumentation.anthropic._common import client_attributes
+
+KWARGS = {"model": MODEL, "max_tokens": 64, "messages": USER}
+
+
+def _port(base_url: str) -> int:
+    return int(base_url.rsplit(":", 1)[1])
+
+
+# --- providers and servers --------------------------------------------------------------------------------
+def _bedrock(base_url: str | None = None, is_async: bool = False):
+    cls = anthropic.AsyncAnthropicBedrock if is_async else anthropic.AnthropicBedrock
+    return cls(aws_region="us-east-1", api_key="test", base_url=base_url, max_retries=0)
+
+
+def _vertex(base_url: str | None = None, is_async: bool = False):
+    cls = anthropic.AsyncAnthropicVertex if is_async else anthropic.AnthropicVertex
+    return cls(region="us-east5", project_id="proj", access_token="test", base_url=base_url, max_retries=0)
+
+
+@pytest.mark.parametrize(
+    ("make", "provider"),
+    [(client, "anthropic"), (_bedrock, "aws.bedrock"), (_vertex, "gcp.vertex_ai")],
+    ids=["anthropic", "bedrock", "vertex"],
+)
+@pytest.mark.parametrize("beta", [False, True], ids=["messages", "beta.messages"])
+def test_provider_and_server_come_from_the_client_actually_used(make, provider, beta, canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    base_url = canned.play(json_response(message()))
+    c = make(base_url)
+    result = (c.beta.messages if beta else c.messages).create(**KWARGS)
+    assert result.content[0].text == "Spans all the way down."
+    span = only_span(telemetry)
+    assert span.attributes["gen_ai.provider.name"] == provider
+    assert span.attributes["mlflow.llm.provider"] == provider
+    assert span.attributes["server.address"] == "127.0.0.1"
+    assert span.attributes["server.port"] == _port(base_url)
+    assert span.attributes["gen_ai.usage.input_tokens"] == 10
+
+
+@pytest.mark.parametrize("make", [_bedrock, _vertex], ids=["bedrock", "vertex"])
+async def test_async_bedrock_and_vertex_clients_are_traced(make, canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    c = make(canned.play(json_response(message())), is_async=True)
+    await c.messages.create(**KWARGS)
+    span = only_span(telemetry)
+    assert span.attributes["gen_ai.provider.name"] == ("aws.bedrock" if make is _bedrock else "gcp.vertex_ai")
+
+
+def test_default_endpoints_give_the_real_server_address_and_port(instrument_anthropic):
+    instrument_anthropic()  # the provider classes are registered lazily, at instrument()
+    cases = [
+        (anthropic.Anthropic(api_key="x"), "anthropic", "api.anthropic.com"),
+        (anthropic.AsyncAnthropic(api_key="x", base_url="https://gateway.example:8443/anthropic"), "anthropic", "gateway.example"),
+        (_bedrock(), "aws.bedrock", "bedrock-runtime.us-east-1.amazonaws.com"),
+        (_vertex(), "gcp.vertex_ai", "us-east5-aiplatform.googleapis.com"),
+    ]
+    for c, provider, host in cases:
+        attrs = client_attributes(c.messages)
+        assert (attrs["gen_ai.provider.name"], attrs["server.address"]) == (provider, host)
+        assert attrs["server.port"] == (8443 if host == "gateway.example" else 443)
+
+
+# --- raw and streaming responses (C) ---------------------------------------------------------------------
+def test_with_raw_response_parse_and_headers(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    raw = client(canned.play(json_response(message()))).messages.with_raw_response.create(**KWARGS)
+    assert raw.headers["request-id"] == "req_test_1"
+    assert raw.parse().id == "msg_test_1"
+    span = only_span(telemetry)
+    assert span.attributes["anthropic.request.id"] == "req_test_1"
+    assert mlflow_usage(span)["total_tokens"] == 22
+
+
+def test_with_raw_response_of_a_stream_records_the_parsed_stream(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    raw = client(canned.play(sse_response(text_stream_events()))).messages.with_raw_response.create(**KWARGS, stream=True)
+    stream = raw.parse()
+    assert isinstance(stream, anthropic.Stream)
+    assert stream is raw.parse()  # the same proxy every time
+    for _ in stream:
+        pass
+    span = only_span(telemetry)
+    assert output_text(span) == "Spans all the way down."
+    assert span.attributes["anthropic.request.id"] == "req_test_1"
+    assert_stream_usage(span)
+
+
+@pytest.mark.parametrize("read", ["parse", "read", "json", "close"])
+def test_with_streaming_response_records_usage_however_the_body_is_read(read, canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    with client(canned.play(json_response(message()))).messages.with_streaming_response.create(**KWARGS) as response:
+        assert isinstance(response, anthropic.APIResponse)  # opentelemetry-python-genai PR#397: type unchanged
+        assert response.headers["request-id"] == "req_test_1"
+        if read == "parse":
+            assert response.parse().id == "msg_test_1"
+        elif read == "read":
+            assert json.loads(response.read())["id"] == "msg_test_1"
+        elif read == "json":
+            assert response.json()["id"] == "msg_test_1"
+    span = only_span(telemetry)
+    if read == "close":  # never read: the span ends with what is known
+        assert "gen_ai.usage.input_tokens" not in span.attributes
+    else:
+        assert span.attributes["gen_ai.usage.input_tokens"] == 10
+
+
+def test_with_streaming_response_of_a_stream(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    with client(canned.play(sse_response(text_stream_events()))).messages.with_streaming_response.create(**KWARGS, stream=True) as response:
+        for _ in response.parse():
+            pass
+    assert_stream_usage(only_span(telemetry))
+
+
+async def test_async_raw_and_streaming_responses_and_beta_parse(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    c = aclient(canned.play(json_response(message()), json_response(message()), sse_response(text_stream_events())))
+    raw = await c.messages.with_raw_response.create(**KWARGS)
+    assert (await raw.parse()).id == "msg_test_1"  # AsyncAPIResponse.parse() is a coroutine
+    async with c.beta.messages.with_streaming_response.create(**KWARGS) as response:
+        assert (await response.parse()).id == "msg_test_1"
+    async with c.messages.with_streaming_response.create(**KWARGS, stream=True) as response:
+        async for _ in await response.parse():
+            pass
+    spans = telemetry.spans()
+    assert len(spans) == 3
+    assert all(s.instrumentation_scope.name == "otel_genai.instrumentation.anthropic" for s in spans)
+    assert [s.attributes["gen_ai.usage.input_tokens"] for s in spans] == [10, 10, 35]
+
+
+def test_beta_with_raw_response_parse_method(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    body = message([{"type": "text", "text": '{"a": "b"}'}])
+    raw = client(canned.play(json_response(body))).beta.messages.with_raw_response.parse(**KWARGS)
+    assert raw.parse().content[0].text == '{"a": "b"}'
+    assert only_span(telemetry).attributes["gen_ai.response.id"] == "msg_test_1"
+
+
+# --- errors and our own faults (I) -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("status", "kind", "exc_type"),
+    [(400, "invalid_request_error", anthropic.BadRequestError), (429, "rate_limit_error", anthropic.RateLimitError)],
+)
+def test_api_error_sets_error_type_and_passes_through(status, kind, exc_type, canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    with pytest.raises(exc_type) as caught:
+        client(canned.play(error_response(status, kind))).messages.create(**KWARGS)
+    span = only_span(telemetry)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == f"anthropic.{exc_type.__name__}"
+    assert [e.name for e in span.events] == ["exception"]
+    assert "mlflow.chat.tokenUsage" not in span.attributes
+    (duration,) = telemetry.metric_points("gen_ai.client.operation.duration")
+    assert duration.attributes["error.type"] == f"anthropic.{exc_type.__name__}"
+    assert isinstance(caught.value, exc_type)
+
+
+def test_user_exception_passes_through_as_the_same_object(telemetry, instrument_anthropic):
+    instrument_anthropic()
+    error = RuntimeError("from the user's http client")
+
+    class Boom(anthropic.DefaultHttpxClient):
+        def send(self, *args, **kwargs):
+            raise error
+
+    c = anthropic.Anthropic(api_key="test", base_url="http://127.0.0.1:9", http_client=Boom(), max_retries=0)
+    with pytest.raises(anthropic.APIConnectionError) as caught:
+        c.messages.create(**KWARGS)
+    assert caught.value.__cause__ is error
+    span = only_span(telemetry)
+    assert span.attributes["error.type"] == "anthropic.APIConnectionError"
+
+
+def test_fault_in_our_extraction_leaves_the_call_and_its_result_untouched(canned, telemetry, instrument_anthropic, monkeypatch, caplog):
+    instrument_anthropic()
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("our bug")
+
+    monkeypatch.setattr(anthropic_messages.Messages, "response", broken)
+    monkeypatch.setattr(anthropic_messages.MessagesStreamAccumulator, "on_chunk", broken)
+    c = client(canned.play(json_response(message()), sse_response(text_stream_events())))
+    with caplog.at_level(logging.DEBUG, logger="otel_genai.instrumentation"):
+        result = c.messages.create(**KWARGS)
+        with c.messages.stream(**KWARGS) as stream:
+            text = stream.get_final_text()
+    assert result.content[0].text == "Spans all the way down."
+    assert text == "Spans all the way down."
+    assert len(telemetry.spans()) == 2  # both still ended
+    assert any("otel-genai: internal error" in r.getMessage() for r in caplog.records)
+
+
+def test_fault_in_the_native_span_hook_falls_back_to_the_sdk(canned, telemetry, instrument_anthropic, monkeypatch):
+    instrument_anthropic()
+
+    def broken(context):
+        raise ZeroDivisionError("our bug")
+
+    monkeypatch.setattr(_native, "NonRecordingSpan", broken)
+    result = client(canned.play(json_response(message()))).messages.create(**KWARGS)
+    assert result.id == "msg_test_1"
+    assert {s.instrumentation_scope.name for s in telemetry.spans()} == {"otel_genai.instrumentation.anthropic", "com.anthropic.sdk.python"}
+
+
+# --- helpers built on our calls (B, F) ---------------------------------------------------------------------
+def test_tool_runner_turns_are_one_chat_span_each_under_the_sdk_agent_span(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+
+    @anthropic.beta_tool
+    def get_time(timezone: str) -> str:
+        """Time in a zone."""
+        return "10:42"
+
+    tool_call = message([{"type": "tool_use", "id": "toolu_1", "name": "get_time", "input": {"timezone": "UTC"}}], stop_reason="tool_use")
+    c = client(canned.play(json_response(tool_call), json_response(message())))
+    replies = list(c.beta.messages.tool_runner(**KWARGS, tools=[get_time], thread=False))
+    assert [r.stop_reason for r in replies] == ["tool_use", "end_turn"]
+    spans = telemetry.spans()
+    chats = [s for s in spans if s.name == f"chat {MODEL}"]
+    assert len(chats) == 2
+    assert all(s.instrumentation_scope.name == "otel_genai.instrumentation.anthropic" for s in chats)
+    assert "anthropic.messages.create" not in [s.name for s in spans]
+    (agent,) = [s for s in spans if s.attributes.get("gen_ai.operation.name") == "invoke_agent"]
+    assert all(s.parent.span_id == agent.context.span_id for s in chats)
+    second_input = json.loads(chats[1].attributes["gen_ai.input.messages"])
+    assert second_input[-1]["parts"][0] == {"type": "tool_call_response", "id": "toolu_1", "response": "10:42"}
+
+
+def test_event_only_mode_emits_one_details_log_record_and_no_span_content(canned, telemetry):
+    exporter = InMemoryLogRecordExporter()
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        logger_provider=logger_provider,
+        capture_content="EVENT_ONLY",
+    )
+    try:
+        client(canned.play(json_response(message()))).messages.create(**KWARGS, system="Be brief.")
+    finally:
+        instrumentor.uninstrument()
+    span = only_span(telemetry)
+    assert "gen_ai.input.messages" not in span.attributes
+    (record,) = exporter.get_finished_logs()
+    attrs = record.log_record.attributes
+    assert record.log_record.event_name == "gen_ai.client.inference.operation.details"
+    assert attrs["gen_ai.system_instructions"][0]["content"] == "Be brief."
+    assert attrs["gen_ai.output.messages"][0]["parts"][0]["content"] == "Spans all the way down."
+    assert attrs["gen_ai.provider.name"] == "anthropic"
+
+
+# --- concurrency (H) ---------------------------------------------------------------------------------------
+async def test_sync_client_inside_a_running_event_loop(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    client(canned.play(json_response(message()))).messages.create(**KWARGS)
+    assert only_span(telemetry).attributes["gen_ai.response.id"] == "msg_test_1"
+
+
+async def test_parents_are_correct_across_asyncio_gather(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    tracer = telemetry.tracer_provider.get_tracer("app")
+    c = aclient(canned.play(*[json_response(message()) for _ in range(4)]))
+
+    async def step(name: str) -> None:
+        with tracer.start_as_current_span(name):
+            await c.messages.create(**KWARGS)
+            await c.messages.create(**KWARGS)
+
+    await asyncio.gather(step("a"), step("b"))
+    spans = telemetry.spans()
+    parents = {s.name: s.context.span_id for s in spans if s.name in ("a", "b")}
+    chats = [s for s in spans if s.name.startswith("chat ")]
+    assert len(chats) == 4
+    assert sorted(s.parent.span_id for s in chats) == sorted([parents["a"]] * 2 + [parents["b"]] * 2)
+
+
+def test_parents_are_correct_across_a_thread_pool(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    tracer = telemetry.tracer_provider.get_tracer("app")
+    c = client(canned.play(*[json_response(message()) for _ in range(4)]))
+
+    def step(name: str) -> None:
+        with tracer.start_as_current_span(name):
+            c.messages.create(**KWARGS)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(step, ["a", "b", "c", "d"]))
+    spans = telemetry.spans()
+    by_id = {s.context.span_id: s.name for s in spans}
+    chats = [s for s in spans if s.name.startswith("chat ")]
+    assert sorted(by_id[s.parent.span_id] for s in chats) == ["a", "b", "c", "d"]
+
+
+# --- metrics ----------------------------------------------------------------------------------------------
+def test_metrics_record_duration_and_tokens_with_low_cardinality_attributes(canned, telemetry, instrument_anthropic):
+    instrument_anthropic()
+    base_url = canned.play(json_response(message(cache_read=20, cache_creation=5)))
+    client(base_url).messages.create(**KWARGS)
+    (duration,) = telemetry.metric_points("gen_ai.client.operation.duration")
+    assert duration.count == 1
+    assert dict(duration.attributes) == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": MODEL,
+        "gen_ai.response.model": MODEL + "-20260101",
+        "server.address": "127.0.0.1",
+        "server.port": _port(base_url),
+    }
+    tokens = {p.attributes["gen_ai.token.type"]: p.sum for p in telemetry.metric_points("gen_ai.client.token.usage")}
+    assert tokens == {"input": 35, "output": 12}
+
+
+# --- uninstrument / instrument twice (J) -----------------------------------------------------------------------
+def _targets():
+    for module, cls, method, _, _ in anthropic_messages.METHODS:
+        owner = getattr(importlib.import_module(module), cls)
+        yield owner, method, owner.__dict__[method]
+    module = importlib.import_module(_native.MODULE)
+    yield module, _native.FUNCTION, module.__dict__[_native.FUNCTION]
+
+
+def test_uninstrument_restores_originals_and_instrument_twice_does_not_double_wrap(canned, telemetry, instrument_anthropic):
+    originals = list(_targets())
+    instrumentor = instrument_anthropic()
+    instrument_anthropic()  # a second instrument() is a no-op
+    assert AnthropicInstrumentor() is instrumentor  # a singleton: constructing it again forgets nothing
+    assert all(owner.__dict__[name] is not original for owner, name, original in originals)
+    client(canned.play(json_response(message()))).messages.create(**KWARGS)
+    only_span(telemetry)
+    instrumentor.uninstrument()
+    assert all(owner.__dict__[name] is original for owner, name, original in originals)
+    telemetry.exporter.clear()
+    client(canned.play(json_response(message()))).messages.create(**KWARGS)
+    assert [s.instrumentation_scope.name for s in telemetry.spans()] == ["com.anthropic.sdk.python"]
+    gc.collect()
