@@ -184,3 +184,13 @@ def test_azure_client_reports_azure_provider_and_its_endpoint(telemetry, instrum
     assert span.attributes["gen_ai.provider.name"] == "azure.ai.openai"
     assert (span.attributes["server.address"], span.attributes["server.port"]) == ("127.0.0.1", port)
     assert span.attributes["mlflow.llm.provider"] == "azure.ai.openai"
+
+
+def test_cached_with_raw_response_stops_tracing_after_uninstrument(endpoint, telemetry, instrument):
+    instrumentor = instrument()
+    c = client(endpoint)
+    raw_create = c.chat.completions.with_raw_response.create  # captures the wrapped create
+    raw_create(model="gpt-4o-mini", messages=USER)
+    instrumentor.uninstrument()
+    raw_create(model="gpt-4o-mini", messages=USER).parse()
+    assert len(telemetry.spans()) == 1

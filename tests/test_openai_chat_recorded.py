@@ -12,8 +12,8 @@ from typing import Any
 
 import openai
 import pytest
-from opentelemetry.trace import SpanKind, StatusCode
 from openai.resources.chat.completions.completions import Completions
+from opentelemetry.trace import SpanKind, StatusCode
 
 from conftest import validate_content
 from recorded import Interaction, Replayer, load_interactions

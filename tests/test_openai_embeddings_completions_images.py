@@ -24,14 +24,14 @@ from typing import Any
 import openai
 import pytest
 import wrapt
-from conftest import validate_content
 from openai.resources.completions import Completions
 from openai.resources.embeddings import Embeddings
 from openai.resources.images import Images
 from opentelemetry.trace import SpanKind, StatusCode
-from recorded import Interaction, Replayer, load_interactions
 
+from conftest import validate_content
 from otel_genai.demo.server import LoopbackServer, Request, Response
+from recorded import Interaction, Replayer, load_interactions
 
 EMBEDDINGS = load_interactions("openai", "/embeddings")
 COMPLETIONS = [i for i in load_interactions("openai", "/completions") if i.path == "/v1/completions"]

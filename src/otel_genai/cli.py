@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Callable, Dict, List, Optional, Sequence
 
+from .demo.run import DemoError, register_demo
 from .store import (
     StoreError,
     StoreNotFoundError,
@@ -27,7 +28,6 @@ from .store import (
     default_store_path,
 )
 from .store.usage import BASE_KEYS, CACHE_KEYS
-from .demo.run import DemoError, register_demo
 
 PROG = "otel-genai"
 

@@ -43,7 +43,7 @@ class GenAITelemetry:
         tracer_provider / meter_provider / logger_provider: explicit providers, else the globals.
     """
 
-    __slots__ = ("tracer", "metrics", "logger", "capture")
+    __slots__ = ("tracer", "metrics", "logger", "capture", "active")
 
     def __init__(
         self,
@@ -58,6 +58,28 @@ class GenAITelemetry:
         self.metrics = GenAIMetrics(get_meter(scope_name, version, meter_provider, schema_url=_SCHEMA_URL))
         self.logger = get_logger(scope_name, version, logger_provider, schema_url=_SCHEMA_URL) if capture.on_event else None
         self.capture = capture
+        # False after uninstrument(): wrappers the SDK captured earlier (a client's cached
+        # ``with_raw_response`` methods) then pass calls straight through
+        self.active = True
+
+    @classmethod
+    def from_instrument_kwargs(cls, scope_name: str, version: str, kwargs: dict[str, Any]) -> GenAITelemetry:
+        """Build from ``BaseInstrumentor.instrument(**kwargs)``: ``tracer_provider``, ``meter_provider``,
+        ``logger_provider`` and ``capture_content`` (a :class:`ContentCapture` or its name; default:
+        ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, else ``NO_CONTENT`` as the spec asks)."""
+        capture = kwargs.get("capture_content")
+        if capture is None:
+            capture = ContentCapture.from_env()
+        elif not isinstance(capture, ContentCapture):
+            capture = ContentCapture.parse(str(capture))
+        return cls(
+            scope_name,
+            version,
+            capture,
+            kwargs.get("tracer_provider"),
+            kwargs.get("meter_provider"),
+            kwargs.get("logger_provider"),
+        )
 
     def start(self, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> Invocation | None:
         """Start the span for one call; ``None`` (and a logged fault) if our code fails."""

@@ -48,7 +48,7 @@ def sync_wrapper(telemetry: GenAITelemetry, operation: Operation) -> Callable[..
     """A ``wrapt`` wrapper tracing a synchronous SDK method as ``operation``."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if not _traced():
+        if not (telemetry.active and _traced()):
             return wrapped(*args, **kwargs)
         invocation = telemetry.start(operation, instance, kwargs)
         if invocation is None:
@@ -70,7 +70,7 @@ def async_wrapper(telemetry: GenAITelemetry, operation: Operation) -> Callable[.
     """A ``wrapt`` wrapper tracing an ``async def`` SDK method as ``operation``."""
 
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if not _traced():
+        if not (telemetry.active and _traced()):
             return await wrapped(*args, **kwargs)
         invocation = telemetry.start(operation, instance, kwargs)
         if invocation is None:

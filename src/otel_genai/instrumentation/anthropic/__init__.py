@@ -27,7 +27,6 @@ from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
 from ...semconv import attributes as A
-from ...semconv.content import ContentCapture
 from ...version import __version__
 from .._core import GenAITelemetry, async_wrapper, sync_wrapper
 from . import _common, _native, messages
@@ -56,19 +55,7 @@ class AnthropicInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         import anthropic  # a missing SDK skips this instrumentor
 
-        capture = kwargs.get("capture_content")
-        if capture is None:
-            capture = ContentCapture.from_env()
-        elif not isinstance(capture, ContentCapture):
-            capture = ContentCapture.parse(str(capture))
-        telemetry = GenAITelemetry(
-            SCOPE_NAME,
-            __version__,
-            capture,
-            kwargs.get("tracer_provider"),
-            kwargs.get("meter_provider"),
-            kwargs.get("logger_provider"),
-        )
+        telemetry = self._telemetry = GenAITelemetry.from_instrument_kwargs(SCOPE_NAME, __version__, kwargs)
         _common.reset()
         for module_name, names, provider in _PROVIDER_CLIENTS:
             module = _import(module_name)
@@ -84,10 +71,10 @@ class AnthropicInstrumentor(BaseInstrumentor):
                 continue  # this SDK version lacks it
             stream_types = (anthropic.AsyncStream,) if is_async else (anthropic.Stream,)
             if kind == messages.STREAM_HELPER:
-                operation = messages.Messages(stream_types, capture.enabled, streaming=True)
+                operation = messages.Messages(stream_types, telemetry.capture.enabled, streaming=True)
                 wrapper = messages.stream_helper_wrapper(telemetry, operation, is_async)
             else:
-                operation = messages.Messages(stream_types, capture.enabled)
+                operation = messages.Messages(stream_types, telemetry.capture.enabled)
                 operation.raw_response_types = raw_response_types
                 wrapper = (async_wrapper if is_async else sync_wrapper)(telemetry, operation)
             wrap_function_wrapper(owner, method, wrapper)
@@ -99,6 +86,7 @@ class AnthropicInstrumentor(BaseInstrumentor):
             self._wrapped.append((native, _native.FUNCTION))
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        self._telemetry.active = False
         for owner, name in reversed(self._wrapped):
             unwrap(owner, name)
         self._wrapped = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...semconv import attributes as A
+from .._core.server import server_attributes
 
 # (client classes, provider name), filled in by the instrumentor: importing anthropic here would be
 # eager. Bedrock and Vertex come first; any other client falls back to the SDK's own
@@ -13,8 +14,6 @@ from ...semconv import attributes as A
 PROVIDER_TYPES: list[tuple[tuple[type, ...], str]] = []
 
 _provider_cache: dict[type, str] = {}
-_server_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def provider_name(client: Any) -> str:
@@ -38,21 +37,7 @@ def client_attributes(resource: Any) -> dict[str, Any]:
     the client behind the resource ``resource`` (``client.messages``, ``client.beta.messages``)."""
     client = resource._client
     provider = provider_name(client)
-    url = client._base_url
-    cached = _server_cache.get(id(url))
-    if cached is not None and cached[0] is url:
-        server = cached[1]
-    else:
-        server = {}
-        host = url.host
-        if host:
-            server[A.SERVER_ADDRESS] = host
-            port = url.port or _DEFAULT_PORTS.get(url.scheme)
-            if port:
-                server[A.SERVER_PORT] = port
-        if len(_server_cache) > 256:
-            _server_cache.clear()
-        _server_cache[id(url)] = (url, server)  # the strong ref to ``url`` keeps its id unique
+    server = server_attributes(client._base_url)
     return {A.GEN_AI_PROVIDER_NAME: provider, A.MLFLOW_LLM_PROVIDER: provider, **server}
 
 
@@ -60,4 +45,3 @@ def reset() -> None:
     """Forget the provider classes and caches (on uninstrument)."""
     PROVIDER_TYPES.clear()
     _provider_cache.clear()
-    _server_cache.clear()

@@ -36,7 +36,7 @@ from .._core import async_wrapper, sync_wrapper
 from .._core.faults import log_fault
 from .._core.invocation import GenAITelemetry
 from .._core.operation import Operation, StreamAccumulator
-from ..openai._common import get, scalar_params, stop_sequences
+from .._core.params import get, scalar_params, stop_sequences
 from ._common import client_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float

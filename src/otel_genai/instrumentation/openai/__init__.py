@@ -19,7 +19,6 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from ...semconv.content import ContentCapture
 from ...version import __version__
 from .._core import GenAITelemetry, async_wrapper, sync_wrapper
 from .._core.streams import close_hook
@@ -47,19 +46,7 @@ class OpenAIInstrumentor(BaseInstrumentor):
         from openai._response import APIResponse, AsyncAPIResponse
         from openai.lib.azure import AsyncAzureOpenAI, AzureOpenAI
 
-        capture = kwargs.get("capture_content")
-        if capture is None:
-            capture = ContentCapture.from_env()
-        elif not isinstance(capture, ContentCapture):
-            capture = ContentCapture.parse(str(capture))
-        telemetry = GenAITelemetry(
-            SCOPE_NAME,
-            __version__,
-            capture,
-            kwargs.get("tracer_provider"),
-            kwargs.get("meter_provider"),
-            kwargs.get("logger_provider"),
-        )
+        telemetry = self._telemetry = GenAITelemetry.from_instrument_kwargs(SCOPE_NAME, __version__, kwargs)
         _common.AZURE_CLIENT_TYPES = (AzureOpenAI, AsyncAzureOpenAI)
         raw_response_types = (LegacyAPIResponse, APIResponse, AsyncAPIResponse)
         for module, cls, method, is_async, operation_type in _METHODS:
@@ -71,5 +58,6 @@ class OpenAIInstrumentor(BaseInstrumentor):
             wrap_function_wrapper(module, f"{cls}.{method}", close_hook(attribute, is_async))
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        self._telemetry.active = False
         for module, cls, method, *_ in _METHODS + _CLOSE_HOOKS:
             unwrap(getattr(importlib.import_module(module), cls), method)

@@ -20,7 +20,8 @@ from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core.operation import Operation, StreamAccumulator
-from ._common import client_attributes, scalar_params, stop_sequences
+from .._core.params import scalar_params, stop_sequences
+from ._common import client_attributes
 from .chat import usage_from
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float

@@ -43,7 +43,8 @@ from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core.operation import Operation, StreamAccumulator
-from ._common import client_attributes, get, scalar_params
+from .._core.params import get, scalar_params
+from ._common import client_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (

@@ -1,0 +1,33 @@
+"""Reading SDK request kwargs and models without ever emitting ``None`` / ``NOT_GIVEN`` / ``Omit``
+(DESIGN.md §3, regression catalogue D). Shared by every provider module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# types whose values may become attributes as they are; NOT_GIVEN, Omit and None are none of these
+SCALAR_TYPES = (str, bool, int, float)
+
+
+def get(obj: Any, key: str) -> Any:
+    """``obj[key]`` for a mapping (request TypedDicts), ``obj.key`` for an SDK model; ``None`` if absent."""
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def scalar_params(kwargs: dict[str, Any], table: tuple[tuple[str, str], ...], attrs: dict[str, Any]) -> None:
+    """Copy each ``(kwarg, attribute)`` of ``table`` whose value is a plain scalar into ``attrs``."""
+    for param, attribute in table:
+        value = kwargs.get(param)
+        if type(value) in SCALAR_TYPES:
+            attrs[attribute] = value
+
+
+def stop_sequences(stop: Any) -> list[str] | None:
+    """``stop`` as a list of strings (a single string becomes a one-item list); ``None`` otherwise."""
+    if isinstance(stop, str):
+        return [stop]
+    if isinstance(stop, (list, tuple)) and stop and all(isinstance(s, str) for s in stop):
+        return list(stop)
+    return None
