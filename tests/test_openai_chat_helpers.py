@@ -194,3 +194,28 @@ def test_cached_with_raw_response_stops_tracing_after_uninstrument(endpoint, tel
     instrumentor.uninstrument()
     raw_create(model="gpt-4o-mini", messages=USER).parse()
     assert len(telemetry.spans()) == 1
+
+
+def test_reasoning_content_of_openai_compatible_servers_becomes_a_reasoning_part(telemetry, instrument):
+    def compat(request):
+        if json.loads(request.body).get("stream"):
+            chunks = [
+                {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "deepseek-r1",
+                 "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": piece}, "finish_reason": None}]}
+                for piece in ("Think", "ing.")
+            ] + [{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "deepseek-r1",
+                  "choices": [{"index": 0, "delta": {"content": "Done."}, "finish_reason": "stop"}]}]
+            body = [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+            return Response(200, body, [("Content-Type", "text/event-stream")])
+        message = {"role": "assistant", "content": "Done.", "reasoning_content": "Thinking."}
+        return Response(200, json.dumps(fixture.chat_completion("c0", message, "stop", 3, 4)).encode(),
+                        [("Content-Type", "application/json")])
+
+    instrument()
+    with LoopbackServer(compat) as server:
+        c = client(server.base_url + "/v1")
+        c.chat.completions.create(model="deepseek-r1", messages=USER)
+        list(c.chat.completions.create(model="deepseek-r1", messages=USER, stream=True))
+    for span in telemetry.spans():
+        (message,) = json.loads(span.attributes["gen_ai.output.messages"])
+        assert message["parts"] == [{"type": "reasoning", "content": "Thinking."}, {"type": "text", "content": "Done."}]

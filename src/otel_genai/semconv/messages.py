@@ -20,9 +20,20 @@ from typing import Any
 BLOB_CONTENT_ENV = "OTEL_GENAI_CAPTURE_BLOB_CONTENT"
 
 
+_keep_blob_content = False
+
+
+def refresh_blob_policy() -> bool:
+    """Read ``OTEL_GENAI_CAPTURE_BLOB_CONTENT`` (default false); the instrumentors call this at
+    ``instrument()`` so the hot path does not read the environment on every call."""
+    global _keep_blob_content
+    _keep_blob_content = os.environ.get(BLOB_CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
+    return _keep_blob_content
+
+
 def blob_content_enabled() -> bool:
-    """Whether inline binary content is kept (env ``OTEL_GENAI_CAPTURE_BLOB_CONTENT``, default false)."""
-    return os.environ.get(BLOB_CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
+    """Whether inline binary content is kept, as read by the last :func:`refresh_blob_policy`."""
+    return _keep_blob_content
 
 
 def text_part(content: str) -> dict[str, Any]:

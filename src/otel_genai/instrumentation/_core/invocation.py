@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ... import _last_trace
 from ...semconv import attributes as A
 from ...semconv.content import ContentCapture
-from ...semconv.messages import to_json
+from ...semconv.messages import refresh_blob_policy, to_json
 from ...semconv.usage import TokenUsage
 from .faults import log_fault
 from .metrics import GenAIMetrics
@@ -67,6 +67,7 @@ class GenAITelemetry:
         """Build from ``BaseInstrumentor.instrument(**kwargs)``: ``tracer_provider``, ``meter_provider``,
         ``logger_provider`` and ``capture_content`` (a :class:`ContentCapture` or its name; default:
         ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, else ``NO_CONTENT`` as the spec asks)."""
+        refresh_blob_policy()
         capture = kwargs.get("capture_content")
         if capture is None:
             capture = ContentCapture.from_env()

@@ -31,3 +31,11 @@ def stop_sequences(stop: Any) -> list[str] | None:
     if isinstance(stop, (list, tuple)) and stop and all(isinstance(s, str) for s in stop):
         return list(stop)
     return None
+
+
+def extra_field(model: Any, key: str) -> Any:
+    """A field the SDK's pydantic model does not declare (e.g. ``reasoning_content`` sent by
+    OpenAI-compatible servers), or ``None``. Reads ``__pydantic_extra__``: ``getattr`` of a missing
+    attribute on a pydantic model raises internally and costs ~2 µs per call on the hot path."""
+    extra = getattr(model, "__pydantic_extra__", None)
+    return extra.get(key) if extra else None

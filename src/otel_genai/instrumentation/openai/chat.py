@@ -12,7 +12,7 @@ from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core.operation import Operation, StreamAccumulator
-from .._core.params import get, scalar_params, stop_sequences
+from .._core.params import extra_field, get, scalar_params, stop_sequences
 from ._common import client_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
@@ -221,7 +221,7 @@ def _content_parts(content: Any, parts: list[dict[str, Any]], keep_blobs: bool) 
 def _output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
     if message is not None:
-        reasoning = getattr(message, "reasoning_content", None)  # OpenAI-compatible servers (vLLM, DeepSeek)
+        reasoning = extra_field(message, "reasoning_content")  # OpenAI-compatible servers (vLLM, DeepSeek)
         if isinstance(reasoning, str) and reasoning:
             parts.append(P.reasoning_part(reasoning))
         if message.content:
@@ -299,7 +299,7 @@ class ChatStreamAccumulator(StreamAccumulator):
                 state.role = delta.role
             if delta.content:
                 state.text.append(delta.content)
-            reasoning = getattr(delta, "reasoning_content", None)
+            reasoning = extra_field(delta, "reasoning_content")
             if isinstance(reasoning, str) and reasoning:
                 state.reasoning.append(reasoning)
             if delta.tool_calls:
