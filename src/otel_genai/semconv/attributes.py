@@ -30,6 +30,10 @@ GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
 GEN_AI_REQUEST_ENCODING_FORMATS = "gen_ai.request.encoding_formats"
 GEN_AI_REQUEST_STREAM = "gen_ai.request.stream"
 GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+# opentelemetry-util-genai 1.3b0 (post-1.41.1): the ``previous_response_id`` a request continues from
+GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
 
 GEN_AI_RESPONSE_ID = "gen_ai.response.id"
 GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
@@ -56,9 +60,14 @@ SERVER_PORT = "server.port"
 ERROR_TYPE = "error.type"
 
 # --- provider-specific (semconv openai.* registry) ------------------------------------------------
+OPENAI_API_TYPE = "openai.api.type"
 OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
+
+# the Anthropic API's ``request-id`` response header (the name the anthropic SDK's own spans use;
+# no semconv name yet)
+ANTHROPIC_REQUEST_ID = "anthropic.request.id"
 
 
 class GenAIOperationName:
@@ -90,6 +99,13 @@ class GenAIOutputType:
     JSON = "json"
     IMAGE = "image"
     SPEECH = "speech"
+
+
+class OpenAIApiType:
+    """Values of ``openai.api.type`` (semconv v1.41.1)."""
+
+    CHAT_COMPLETIONS = "chat_completions"
+    RESPONSES = "responses"
 
 
 class GenAITokenType:
@@ -149,25 +165,3 @@ def error_type(exc: BaseException) -> str:
         public.append(segment)
     return ".".join(public + [cls.__qualname__]) if public else cls.__qualname__
 
-
-# --- Responses API ---
-GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"  # semconv v1.41.1 (Responses ``conversation``)
-# opentelemetry-util-genai 1.3b0 (post-1.41.1): the ``previous_response_id`` a request continues from
-GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
-OPENAI_API_TYPE = "openai.api.type"  # semconv v1.41.1 openai registry
-
-
-class OpenAIApiType:
-    """Values of ``openai.api.type`` (semconv v1.41.1)."""
-
-    CHAT_COMPLETIONS = "chat_completions"
-    RESPONSES = "responses"
-
-
-# --- embeddings / completions / images ---
-GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"  # semconv v1.41.1 registry
-
-
-# --- Anthropic ---
-# the API's ``request-id`` response header (the name the anthropic SDK's own spans use; no semconv name yet)
-ANTHROPIC_REQUEST_ID = "anthropic.request.id"
