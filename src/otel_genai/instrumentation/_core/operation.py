@@ -51,6 +51,9 @@ class Operation:
     stream_types: tuple[type, ...] = ()
     raw_response_types: tuple[type, ...] = ()
 
+    def __init__(self, stream_types: tuple[type, ...] = ()) -> None:
+        self.stream_types = stream_types
+
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Span attributes known before the call: operation, provider, request model, server address
         and port, request parameters, MLflow keys. Only str/bool/int/float/sequence values."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...semconv import attributes as A
+
 # types whose values may become attributes as they are; NOT_GIVEN, Omit and None are none of these
 SCALAR_TYPES = (str, bool, int, float)
 
@@ -39,3 +41,25 @@ def extra_field(model: Any, key: str) -> Any:
     attribute on a pydantic model raises internally and costs ~2 µs per call on the hot path."""
     extra = getattr(model, "__pydantic_extra__", None)
     return extra.get(key) if extra else None
+
+
+def request_attributes(
+    static: dict[str, Any], client: dict[str, Any], kwargs: dict[str, Any], table: tuple[tuple[str, str], ...] = ()
+) -> dict[str, Any]:
+    """The attributes every inference span starts with: ``static`` (operation name, span type, ...),
+    the ``client`` ones (provider, server), the model (``gen_ai.request.model`` and MLflow's
+    ``mlflow.llm.model``), the scalar parameters of ``table``, ``gen_ai.request.stream`` (only when
+    the request streams, as semconv asks) and ``gen_ai.request.choice.count`` (only when ``n`` != 1)."""
+    attrs = {**static, **client}
+    model = kwargs.get("model")
+    if isinstance(model, str):
+        attrs[A.GEN_AI_REQUEST_MODEL] = model
+        attrs[A.MLFLOW_LLM_MODEL] = model
+    if table:
+        scalar_params(kwargs, table, attrs)
+    if kwargs.get("stream") is True:
+        attrs[A.GEN_AI_REQUEST_STREAM] = True
+    n = kwargs.get("n")
+    if type(n) is int and n != 1:
+        attrs[A.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    return attrs

@@ -36,7 +36,7 @@ from .._core import async_wrapper, sync_wrapper
 from .._core.faults import log_fault
 from .._core.invocation import GenAITelemetry
 from .._core.operation import Operation, StreamAccumulator
-from .._core.params import get, scalar_params, stop_sequences
+from .._core.params import get, request_attributes, scalar_params, stop_sequences
 from ._common import client_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
@@ -84,11 +84,7 @@ class Messages(Operation):
         self.streaming = streaming  # a stream helper: the request streams whatever its kwargs say
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = {**_STATIC_ATTRIBUTES, **client_attributes(instance)}
-        model = kwargs.get("model")
-        if isinstance(model, str):
-            attrs[A.GEN_AI_REQUEST_MODEL] = model
-            attrs[A.MLFLOW_LLM_MODEL] = model
+        attrs = request_attributes(_STATIC_ATTRIBUTES, client_attributes(instance), kwargs)
         _sampling_params(kwargs, attrs)
         extra_body = kwargs.get("extra_body")
         if isinstance(extra_body, dict) and extra_body:  # sent as body fields, over the kwargs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...semconv import attributes as A
+from .._core.params import request_attributes as _request_attributes
 from .._core.server import server_attributes
 
 # Azure client classes, filled in by the instrumentor (importing openai here would be eager)
@@ -22,3 +23,15 @@ def client_attributes(resource: Any) -> dict[str, Any]:
     attrs = server_attributes(client._base_url)
     provider = A.GenAIProviderName.AZURE_AI_OPENAI if isinstance(client, AZURE_CLIENT_TYPES) else A.GenAIProviderName.OPENAI
     return {A.GEN_AI_PROVIDER_NAME: provider, A.MLFLOW_LLM_PROVIDER: provider, **attrs}
+
+
+def request_attributes(
+    static: dict[str, Any], resource: Any, kwargs: dict[str, Any], table: tuple[tuple[str, str], ...] = ()
+) -> dict[str, Any]:
+    """:func:`_core.params.request_attributes` for an OpenAI resource, plus
+    ``openai.request.service_tier`` (semconv: only when given and not ``auto``)."""
+    attrs = _request_attributes(static, client_attributes(resource), kwargs, table)
+    service_tier = kwargs.get("service_tier")
+    if isinstance(service_tier, str) and service_tier != "auto":
+        attrs[A.OPENAI_REQUEST_SERVICE_TIER] = service_tier
+    return attrs

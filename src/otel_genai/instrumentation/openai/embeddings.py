@@ -30,7 +30,7 @@ from typing import Any
 from ...semconv import attributes as A
 from ...semconv.usage import TokenUsage
 from .._core.operation import Operation
-from ._common import client_attributes
+from ._common import request_attributes
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.EMBEDDINGS,
@@ -50,11 +50,7 @@ class Embeddings(Operation):
         self.stream_types = ()  # the embeddings endpoint never streams
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = {**_STATIC_ATTRIBUTES, **client_attributes(instance)}
-        model = kwargs.get("model")
-        if isinstance(model, str):
-            attrs[A.GEN_AI_REQUEST_MODEL] = model
-            attrs[A.MLFLOW_LLM_MODEL] = model
+        attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs)
         encoding_format = kwargs.get("encoding_format")
         if isinstance(encoding_format, str):
             attrs[A.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding_format]

@@ -36,7 +36,7 @@ from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core.operation import Operation, StreamAccumulator
-from ._common import client_attributes
+from ._common import request_attributes
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.GENERATE_CONTENT,
@@ -62,20 +62,8 @@ class ImageGeneration(Operation):
     operation_name = A.GenAIOperationName.GENERATE_CONTENT
     mlflow_span_type = A.MLflowSpanType.LLM
 
-    def __init__(self, stream_types: tuple[type, ...]) -> None:
-        self.stream_types = stream_types
-
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = {**_STATIC_ATTRIBUTES, **client_attributes(instance)}
-        model = kwargs.get("model")
-        if isinstance(model, str):
-            attrs[A.GEN_AI_REQUEST_MODEL] = model
-            attrs[A.MLFLOW_LLM_MODEL] = model
-        n = kwargs.get("n")
-        if type(n) is int and n != 1:
-            attrs[A.GEN_AI_REQUEST_CHOICE_COUNT] = n
-        if kwargs.get("stream") is True:  # semconv: set if and only if the request streams
-            attrs[A.GEN_AI_REQUEST_STREAM] = True
+        attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs)
         return attrs
 
     def request_content(self, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -43,8 +43,8 @@ from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core.operation import Operation, StreamAccumulator
-from .._core.params import get, scalar_params
-from ._common import client_attributes
+from .._core.params import get
+from ._common import request_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (
@@ -115,21 +115,8 @@ class ResponsesOperation(Operation):
     operation_name = A.GenAIOperationName.CHAT
     mlflow_span_type = A.MLflowSpanType.CHAT_MODEL
 
-    def __init__(self, stream_types: tuple[type, ...]) -> None:
-        self.stream_types = stream_types
-
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = {**_STATIC_ATTRIBUTES, **client_attributes(instance)}
-        model = kwargs.get("model")
-        if isinstance(model, str):
-            attrs[A.GEN_AI_REQUEST_MODEL] = model
-            attrs[A.MLFLOW_LLM_MODEL] = model
-        scalar_params(kwargs, _REQUEST_PARAMS, attrs)
-        if kwargs.get("stream") is True:  # semconv: set if and only if the request streams
-            attrs[A.GEN_AI_REQUEST_STREAM] = True
-        service_tier = kwargs.get("service_tier")
-        if isinstance(service_tier, str) and service_tier != "auto":
-            attrs[A.OPENAI_REQUEST_SERVICE_TIER] = service_tier
+        attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)
         output_type = _output_type(kwargs)
         if output_type:
             attrs[A.GEN_AI_OUTPUT_TYPE] = output_type
