@@ -8,6 +8,13 @@ from ...semconv import attributes as A
 from .._core.params import request_attributes as _request_attributes
 from .._core.server import server_attributes
 
+# the ``type`` of a response format (chat ``response_format``, Responses ``text.format``) -> gen_ai.output.type
+OUTPUT_TYPES = {
+    "text": A.GenAIOutputType.TEXT,
+    "json_object": A.GenAIOutputType.JSON,
+    "json_schema": A.GenAIOutputType.JSON,
+}
+
 # Azure client classes, filled in by the instrumentor (importing openai here would be eager)
 AZURE_CLIENT_TYPES: tuple[type, ...] = ()
 

@@ -13,7 +13,7 @@ from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import extra_field, get, stop_sequences
-from ._common import request_attributes
+from ._common import OUTPUT_TYPES, request_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (
@@ -25,13 +25,6 @@ _REQUEST_PARAMS = (
     ("frequency_penalty", A.GEN_AI_REQUEST_FREQUENCY_PENALTY),
     ("presence_penalty", A.GEN_AI_REQUEST_PRESENCE_PENALTY),
 )
-
-# response_format["type"] -> gen_ai.output.type
-_OUTPUT_TYPES = {
-    "text": A.GenAIOutputType.TEXT,
-    "json_object": A.GenAIOutputType.JSON,
-    "json_schema": A.GenAIOutputType.JSON,
-}
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.CHAT,
@@ -105,7 +98,7 @@ CLOSE_HOOKS = (
 
 def _output_type(response_format: Any) -> str | None:
     if isinstance(response_format, dict):
-        return _OUTPUT_TYPES.get(response_format.get("type"))
+        return OUTPUT_TYPES.get(response_format.get("type"))
     if isinstance(response_format, type):  # a pydantic model class (structured outputs)
         return A.GenAIOutputType.JSON
     return None

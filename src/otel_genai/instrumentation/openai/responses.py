@@ -44,7 +44,7 @@ from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import get
-from ._common import request_attributes
+from ._common import OUTPUT_TYPES, request_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (
@@ -53,13 +53,6 @@ _REQUEST_PARAMS = (
     ("max_output_tokens", A.GEN_AI_REQUEST_MAX_TOKENS),
     ("previous_response_id", A.GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID),
 )
-
-# text.format["type"] -> gen_ai.output.type
-_OUTPUT_TYPES = {
-    "text": A.GenAIOutputType.TEXT,
-    "json_object": A.GenAIOutputType.JSON,
-    "json_schema": A.GenAIOutputType.JSON,
-}
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.CHAT,
@@ -171,7 +164,7 @@ def _output_type(kwargs: dict[str, Any]) -> str | None:
     if isinstance(kwargs.get("text_format"), type):  # parse()/stream() with a pydantic model
         return A.GenAIOutputType.JSON
     kind = get(get(kwargs.get("text"), "format"), "type")
-    return _OUTPUT_TYPES.get(kind) if isinstance(kind, str) else None
+    return OUTPUT_TYPES.get(kind) if isinstance(kind, str) else None
 
 
 def _conversation_id(conversation: Any) -> str | None:
