@@ -428,3 +428,48 @@ def test_suppressed_instrumentation_emits_nothing(endpoint, telemetry, instrumen
     with suppress_instrumentation():
         client(endpoint).chat.completions.create(model="gpt-4o-mini", messages=USER)
     assert telemetry.spans() == []
+
+
+# --- §9 E: chunk edge cases ---------------------------------------------------------------------------
+def _sse(chunks):
+    base = {"id": "chatcmpl-edge", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini"}
+    return [b"data: " + json.dumps({**base, **c}).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+
+
+def _serve(chunks):
+    return LoopbackServer(lambda r: fixture.Response(200, _sse(chunks), [("Content-Type", "text/event-stream")]))
+
+
+def test_streamed_tool_call_deltas_with_null_arguments_are_assembled_into_the_output(telemetry, instrument):
+    """contrib PR#4350 (arguments=None in a delta) and logfire#542 (streamed tool calls missing from output)."""
+    call = lambda **f: {"index": 0, **f}  # noqa: E731
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [
+            call(id="call_1", type="function", function={"name": "get_weather", "arguments": None})]}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [call(function={"arguments": '{"city": '})]}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [call(function={"arguments": None})]}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [call(function={"arguments": '"Paris"}'})]}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    instrument()
+    with _serve(chunks) as server:
+        list(client(server.base_url + "/v1").chat.completions.create(model="gpt-4o-mini", messages=USER, stream=True))
+    span = only_span(telemetry)
+    (message,) = json.loads(span.attributes["gen_ai.output.messages"])
+    assert message["parts"] == [{"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]
+    assert list(span.attributes["gen_ai.response.finish_reasons"]) == ["tool_calls"]
+
+
+def test_empty_content_stream_keeps_its_finish_reason(telemetry, instrument):
+    """openllmetry#4362: a stream that carries no content still reports why it stopped."""
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "content_filter"}]},
+    ]
+    instrument()
+    with _serve(chunks) as server:
+        list(client(server.base_url + "/v1").chat.completions.create(model="gpt-4o-mini", messages=USER, stream=True))
+    span = only_span(telemetry)
+    assert list(span.attributes["gen_ai.response.finish_reasons"]) == ["content_filter"]
+    (message,) = json.loads(span.attributes["gen_ai.output.messages"])
+    assert message == {"role": "assistant", "parts": [], "finish_reason": "content_filter"}
