@@ -18,7 +18,16 @@ from .version import __version__
 if TYPE_CHECKING:
     from .store import Trace
 
-__all__ = ["__version__", "autolog", "get_last_active_trace_id", "get_trace", "search_traces"]
+__all__ = ["SpanType", "__version__", "autolog", "get_last_active_trace_id", "get_trace", "search_traces", "trace"]
+
+
+def __getattr__(name: str) -> Any:
+    """``trace`` and ``SpanType`` (agent / tool / step spans, :mod:`otel_genai.tracing`), imported on first use."""
+    if name in ("trace", "SpanType"):
+        from . import tracing
+
+        return getattr(tracing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def autolog(disable: bool = False, *, capture_content: Any = None) -> None:

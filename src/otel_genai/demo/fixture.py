@@ -1,10 +1,14 @@
-"""The demo's OpenAI-compatible endpoint: the project's own canned answers in the exact Chat
-Completions wire format (JSON bodies; SSE ``data:`` events ending in ``data: [DONE]`` for streams).
+"""The demo's local endpoint: the project's own canned answers in the exact wire formats of the
+OpenAI Chat Completions API (JSON bodies; SSE ``data:`` events ending in ``data: [DONE]`` for
+streams), the OpenAI Responses API (:mod:`.responses_api`), the Anthropic Messages API
+(:mod:`.anthropic_api`) and an Open-Meteo-shaped ``GET /v1/forecast`` (:mod:`.weather`).
+:func:`respond` routes a request by its path.
 
-Scenarios, chosen from the request: a plain answer, a streamed answer (with the usage chunk when
-``stream_options.include_usage`` is set), and a two-turn tool call (``get_weather``: first a
-``tool_calls`` answer, then a final answer that quotes the tool's result). Token counts are
-deterministic (a word count), so the demo prints the same figures every run.
+Chat Completions scenarios, chosen from the request: a plain answer, a streamed answer (with the
+usage chunk when ``stream_options.include_usage`` is set), and a two-turn tool call (first a
+``tool_calls`` answer calling the first tool with arguments for the question's city, then a final
+answer that quotes the tool's result). Token counts are deterministic (a word count), so the demo
+prints the same figures every run.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import anthropic_api, responses_api, weather
 from .server import Request, Response
 
 MODEL = "gpt-4o-mini"
@@ -23,8 +28,6 @@ PLAIN_ANSWER = (
     "in the same trace as the rest of your app."
 )
 STREAMED_ANSWER = "Spans, metrics and logs: three signals, one context, zero vendor lock-in."
-TOOL_ARGUMENTS = '{"city": "Paris"}'
-FINAL_TOOL_ANSWER = "Right now it is {result}: a fine day for a walk along the Seine."
 
 
 def _count(text: str) -> int:
@@ -97,10 +100,34 @@ def split_words(text: str) -> list[str]:
     return [words[0]] + [" " + word for word in words[1:]]
 
 
+_ROUTES = (
+    ("POST", "/chat/completions", lambda request, delay: chat_respond(request, delay)),
+    ("POST", "/responses", responses_api.respond),
+    ("POST", "/v1/messages", anthropic_api.respond),
+    ("GET", "/v1/forecast", lambda request, delay: weather.forecast(request)),
+)
+
+
 def respond(request: Request, chunk_delay: float = 0.0) -> Response:
+    """Answer one request: ``POST /v1/chat/completions``, ``POST /v1/responses``, ``POST /v1/messages``
+    or ``GET /v1/forecast``; anything else is a 404."""
+    path = request.path.split("?", 1)[0].rstrip("/")
+    for method, suffix, route in _ROUTES:
+        if request.method == method and path.endswith(suffix):
+            return route(request, chunk_delay)
+    return Response(404, b'{"error": {"message": "the demo endpoint serves POST /v1/chat/completions, '
+                    b'/v1/responses and /v1/messages, and GET /v1/forecast"}}')
+
+
+def _last_user_text(messages: list[Any]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
+            return message["content"]
+    return ""
+
+
+def chat_respond(request: Request, chunk_delay: float = 0.0) -> Response:
     """Answer one ``POST /v1/chat/completions`` as the demo scenarios describe."""
-    if request.method != "POST" or not request.path.split("?", 1)[0].rstrip("/").endswith("/chat/completions"):
-        return Response(404, b'{"error": {"message": "the demo endpoint serves POST /v1/chat/completions only"}}')
     try:
         body = json.loads(request.body)
         messages = body["messages"]
@@ -110,11 +137,13 @@ def respond(request: Request, chunk_delay: float = 0.0) -> Response:
     prompt = _prompt_tokens(messages)
     tool_results = [m for m in messages if isinstance(m, dict) and m.get("role") == "tool"]
     if tool_results:
-        text = FINAL_TOOL_ANSWER.format(result=tool_results[-1].get("content"))
+        text = weather.final_answer(weather.city_in(_last_user_text(messages)), tool_results[-1].get("content"))
         answer = chat_completion("chatcmpl-demo-tool-2", {"role": "assistant", "content": text}, "stop", prompt, _count(text))
         return Response(200, json.dumps(answer).encode(), json_headers)
     if body.get("tools"):
-        call = {"id": "call_demo_weather", "type": "function", "function": {"name": "get_weather", "arguments": TOOL_ARGUMENTS}}
+        function = (body["tools"][0] or {}).get("function") or {}
+        arguments = json.dumps(weather.tool_arguments(function.get("parameters"), weather.city_in(_last_user_text(messages))))
+        call = {"id": "call_demo_weather", "type": "function", "function": {"name": function.get("name") or "get_weather", "arguments": arguments}}
         message = {"role": "assistant", "content": None, "tool_calls": [call]}
         answer = chat_completion("chatcmpl-demo-tool-1", message, "tool_calls", prompt, 12)
         return Response(200, json.dumps(answer).encode(), json_headers)

@@ -165,3 +165,21 @@ def error_type(exc: BaseException) -> str:
         public.append(segment)
     return ".".join(public + [cls.__qualname__]) if public else cls.__qualname__
 
+
+# --- agent and tool spans (semconv v1.41.1 ``invoke_agent`` / ``execute_tool``; otel_genai.trace) ----
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"  # opt-in content
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"  # opt-in content
+
+
+class GenAIToolType:
+    """Values of ``gen_ai.tool.type`` (semconv v1.41.1)."""
+
+    FUNCTION = "function"
+    EXTENSION = "extension"
+    DATASTORE = "datastore"
