@@ -6,7 +6,10 @@ It instruments every installed SDK and makes sure spans reach an exporter:
   ``BatchSpanProcessor`` to the embedded store, or to OTLP/HTTP when an OTLP endpoint is
   configured (plus an OTLP ``MeterProvider`` when a metrics endpoint is); flushed at exit;
 * the app already set up a ``TracerProvider``: keep it and add the embedded-store processor to it
-  (unless an OTLP endpoint is configured: the app's own exporters are then assumed to ship there).
+  (unless an OTLP endpoint is configured: the app's own exporters are then assumed to ship there);
+* ``OTEL_GENAI_MLFLOW_TRACKING_URI`` (+ ``OTEL_GENAI_MLFLOW_EXPERIMENT``) set: traces go over OTLP to
+  that MLflow server, as with the distro (:mod:`otel_genai.exporters.mlflow`); an app's own
+  ``TracerProvider`` gets an OTLP processor for it, since its exporters know nothing of this setting.
 
 Content capture defaults to ``SPAN_ONLY`` unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
 or the ``capture_content`` argument says otherwise. Idempotent; ``autolog(disable=True)`` undoes it.
@@ -23,9 +26,10 @@ from opentelemetry import metrics, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from .distro import otlp_configured
+from .distro import mlflow_configured, otlp_configured
 from .instrumentation import INSTRUMENTORS
 from .semconv.content import ContentCapture
+from .tracing import set_content_capture
 
 _logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -62,11 +66,16 @@ def _ensure_meter_provider() -> None:
 def _ensure_tracer_provider() -> None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):
-        if otlp_configured():
-            return
-        from .exporters.store import TraceStoreSpanExporter
+        if mlflow_configured():
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        processor = BatchSpanProcessor(TraceStoreSpanExporter())
+            processor = BatchSpanProcessor(OTLPSpanExporter())  # endpoint and headers: apply_settings()
+        elif otlp_configured():
+            return
+        else:
+            from .exporters.store import TraceStoreSpanExporter
+
+            processor = BatchSpanProcessor(TraceStoreSpanExporter())
         provider.add_span_processor(processor)
         _state["processor"], _state["provider"] = processor, provider
         return
@@ -93,6 +102,7 @@ def autolog(disable: bool = False, *, capture_content: str | ContentCapture | No
             if _state["processor"] is not None:
                 _state["processor"].shutdown()
                 _state["processor"] = _state["provider"] = None
+            set_content_capture(None)
             return
         if _state["instrumentors"]:
             return
@@ -102,6 +112,11 @@ def autolog(disable: bool = False, *, capture_content: str | ContentCapture | No
             capture = capture_content
         else:
             capture = ContentCapture.parse(capture_content, ContentCapture.SPAN_ONLY)
+        set_content_capture(capture)  # otel_genai.trace spans follow the same policy
+        if mlflow_configured():
+            from .exporters import mlflow
+
+            mlflow.apply_settings()  # OTLP traces endpoint + experiment header, unless set by the user
         _ensure_tracer_provider()
         _ensure_meter_provider()
         for sdk, target in INSTRUMENTORS.items():

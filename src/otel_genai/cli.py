@@ -27,7 +27,8 @@ from .store import (
     TraceStore,
     default_store_path,
 )
-from .store.usage import BASE_KEYS, CACHE_KEYS
+from .store.receiver import register_serve
+from .store.usage import BASE_KEYS, CACHE_KEYS, aggregate_span_usage
 
 PROG = "otel-genai"
 
@@ -127,7 +128,46 @@ def _cmd_traces_list(args: argparse.Namespace) -> int:
     return 0
 
 
+#: span label in `traces show`, from ``gen_ai.operation.name`` (else ``mlflow.spanType``, else the OTel kind)
+_OPERATION_LABELS = {
+    "invoke_agent": "AGENT",
+    "create_agent": "AGENT",
+    "execute_tool": "TOOL",
+    "chat": "LLM",
+    "text_completion": "LLM",
+    "generate_content": "LLM",
+    "embeddings": "EMBEDDING",
+}
+
+
+def _span_label(span) -> str:
+    """What a span is: ``AGENT``, ``TOOL``, ``LLM``, ``EMBEDDING``, an MLflow span type, else its OTel kind."""
+    attributes = span.attributes
+    label = _OPERATION_LABELS.get(attributes.get("gen_ai.operation.name"))
+    if label is None:
+        span_type = attributes.get("mlflow.spanType")
+        label = span_type if isinstance(span_type, str) and span_type else span.kind
+    return label
+
+
+def _tool_details(span) -> str:
+    """`` call <id>  <arguments> -> <result>`` for a tool span (content only when it was captured)."""
+    attributes = span.attributes
+    out = ""
+    call_id = attributes.get("gen_ai.tool.call.id")
+    if call_id:
+        out += f"  call {call_id}"
+    arguments = attributes.get("gen_ai.tool.call.arguments")
+    result = attributes.get("gen_ai.tool.call.result")
+    if arguments is not None or result is not None:
+        out += f"  {_clip(str(arguments) if arguments is not None else '', 48)} -> {_clip(str(result) if result is not None else '', 48)}"
+    return out
+
+
 def _span_lines(trace: Trace) -> List[str]:
+    """The span tree, one line per span: name, label (agent / tool / LLM ...), duration, status,
+    the span's own token usage (LLM spans), a tool's call id, arguments and result, and an agent's
+    subtotal of the tokens used beneath it."""
     spans = trace.data.spans  # in start order
     ids = {s.span_id for s in spans}
     children: Dict[Optional[str], list] = {}
@@ -145,17 +185,37 @@ def _span_lines(trace: Trace) -> List[str]:
         status = span.status
         if status == "ERROR" and span.status_message:
             status = f"ERROR ({_clip(span.status_message.splitlines()[0], 60)})"
-        line = f"{'  ' * depth}{span.name}  [{span.kind}]  {_fmt_duration(span.duration_ms)}  {status}"
+        label = _span_label(span)
+        line = f"{'  ' * depth}{span.name}  [{label}]  {_fmt_duration(span.duration_ms)}  {status}"
         usage = span.token_usage
         if usage is not None:
             line += "  tokens: " + _fmt_usage(usage)
+        if label == "TOOL":
+            line += _tool_details(span)
+        elif label == "AGENT" and usage is None and depth:  # a root agent's subtotal is the trace total
+            subtotal = aggregate_span_usage(_subtree(span, children))
+            if subtotal is not None:
+                line += "  subtotal: " + _fmt_usage(subtotal)
         lines.append(line)
         stack.extend((c, depth + 1) for c in reversed(children.get(span.span_id, [])))
     # spans in a parent cycle (malformed input) are not reachable from a root: list them anyway
     for s in spans:
         if s.span_id not in seen:
-            lines.append(f"{s.name}  [{s.kind}]  {_fmt_duration(s.duration_ms)}  {s.status}  (detached)")
+            lines.append(f"{s.name}  [{_span_label(s)}]  {_fmt_duration(s.duration_ms)}  {s.status}  (detached)")
     return lines
+
+
+def _subtree(root, children: Dict[Optional[str], list]) -> list:
+    """``root`` and every span beneath it (``root`` first, as a root: its own parent left out)."""
+    out, stack, seen = [], [root], set()
+    while stack:
+        span = stack.pop()
+        if span.span_id in seen:
+            continue
+        seen.add(span.span_id)
+        out.append(span)
+        stack.extend(children.get(span.span_id, []))
+    return out
 
 
 def _cmd_traces_show(args: argparse.Namespace) -> int:
@@ -237,6 +297,7 @@ def _usage_error(parser: argparse.ArgumentParser) -> int:
 SUBCOMMANDS: List[SubcommandRegistrar] = [
     register_demo,
     register_traces,
+    register_serve,
 ]
 
 

@@ -8,6 +8,9 @@ Defaults, applied only where the user has set nothing:
   traces go to the embedded store (``OTEL_TRACES_EXPORTER=otel_genai``), metrics and logs to ``none``;
 * an OTLP endpoint: ``otlp`` over ``http/protobuf`` (MLflow and most SaaS backends accept only HTTP)
   for traces, and for metrics when the endpoint is not traces-only;
+* ``OTEL_GENAI_MLFLOW_TRACKING_URI`` (+ optional ``OTEL_GENAI_MLFLOW_EXPERIMENT``, a name): traces go
+  over OTLP to that MLflow server's ``/v1/traces`` with its ``x-mlflow-experiment-id`` header
+  (:mod:`otel_genai.exporters.mlflow`; an explicit ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` wins);
 * ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY``, as MLflow autolog records inputs
   and outputs (the instrumentors alone default to ``NO_CONTENT``, as the spec asks).
 
@@ -30,12 +33,19 @@ TRACE_STORE_EXPORTER = "otel_genai"
 OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+MLFLOW_TRACKING_URI = "OTEL_GENAI_MLFLOW_TRACKING_URI"  # see otel_genai.exporters.mlflow
 
 
 def otlp_configured(environ: MutableMapping[str, str] | None = None) -> bool:
-    """True when an OTLP endpoint for traces is configured."""
+    """True when traces go over OTLP: an OTLP endpoint for traces, or an MLflow tracking server."""
     environ = os.environ if environ is None else environ
-    return bool(environ.get(OTLP_ENDPOINT) or environ.get(OTLP_TRACES_ENDPOINT))
+    return bool(environ.get(OTLP_ENDPOINT) or environ.get(OTLP_TRACES_ENDPOINT) or mlflow_configured(environ))
+
+
+def mlflow_configured(environ: MutableMapping[str, str] | None = None) -> bool:
+    """True when ``OTEL_GENAI_MLFLOW_TRACKING_URI`` names an MLflow tracking server (an http(s) URL)."""
+    environ = os.environ if environ is None else environ
+    return (environ.get(MLFLOW_TRACKING_URI) or "").strip().startswith(("http://", "https://"))
 
 
 def default_settings(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
@@ -64,8 +74,13 @@ def default_settings(environ: MutableMapping[str, str] | None = None) -> dict[st
 
 
 def apply_defaults(environ: MutableMapping[str, str] | None = None) -> None:
-    """Set each :func:`default_settings` entry the user has not set (an empty value counts as unset)."""
+    """Set each :func:`default_settings` entry the user has not set (an empty value counts as unset),
+    after filling the OTLP trace endpoint and headers from the MLflow setting, if any."""
     environ = os.environ if environ is None else environ
+    if environ.get(MLFLOW_TRACKING_URI):
+        from .exporters import mlflow
+
+        mlflow.apply_settings(environ)  # resolves the experiment: one REST call, once per process
     for key, value in default_settings(environ).items():
         if not environ.get(key):
             environ[key] = value

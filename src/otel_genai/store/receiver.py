@@ -1,0 +1,643 @@
+"""``otel-genai serve``: an OTLP/HTTP trace receiver in front of the embedded trace store (DESIGN.md §6).
+
+Any process or OpenTelemetry Collector can ship spans into the store over the standard OTLP/HTTP
+protocol::
+
+    otel-genai serve                       # http://127.0.0.1:4318/v1/traces -> the default store
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:4318/v1/traces opentelemetry-instrument python app.py
+
+What it speaks (https://opentelemetry.io/docs/specs/otlp/#otlphttp):
+
+* ``POST /v1/traces`` with ``Content-Type: application/x-protobuf`` or ``application/json`` (OTLP JSON:
+  lowerCamelCase keys, hex trace/span ids, enums as integers or names), optionally
+  ``Content-Encoding: gzip`` (or ``deflate``). The answer is an ``ExportTraceServiceResponse`` in the
+  request's encoding; spans with invalid ids are left out and counted in ``partial_success``.
+* A batch is one store transaction: all of its valid spans are stored, or none (503 when the store
+  cannot take it: the client retries).
+* Errors carry a ``google.rpc.Status`` with a message: 400 malformed body, 401 missing/wrong bearer
+  token (``--token``), 404 unknown path, 405 wrong method, 413 body over the size limit (compressed
+  or not), 415 other content types or encodings.
+* ``GET /health`` answers ``{"status": "ok"}`` (no token needed).
+
+Built on the standard library's ``http.server`` (a thread per connection, HTTP/1.1 keep-alive); the
+store's single connection is shared under its lock, so concurrent clients are safe. Binds
+``127.0.0.1`` unless told otherwise.
+
+Layout, top-down: the CLI registrar, :class:`OTLPReceiver` (server lifecycle), the request handler
+(HTTP checks), :func:`ingest` (bytes -> stored spans), :func:`parse_export_request` (protobuf or OTLP
+JSON -> message) and :func:`request_to_records` (message -> :class:`SpanRecord`, shared by both
+encodings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hmac
+import json
+import logging
+import os
+import signal
+import socket
+import sqlite3
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from .db import PathLike, StoreWriteError, TraceStore, default_store_path
+from .model import SpanRecord
+
+_logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_PORT",
+    "TOKEN_ENV",
+    "IngestError",
+    "OTLPReceiver",
+    "ingest",
+    "parse_export_request",
+    "register_serve",
+    "request_to_records",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4318
+#: the OTel Collector's own default ``max_request_body_size`` (20 MiB), applied to the body as
+#: received and again after decompression
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
+TOKEN_ENV = "OTEL_GENAI_SERVE_TOKEN"
+TRACES_PATH = "/v1/traces"
+HEALTH_PATH = "/health"
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+# a rejected request's unread body is drained (so the client reads our answer) up to this size;
+# beyond it the connection is simply closed
+_DRAIN_LIMIT = 64 * 1024 * 1024
+_SOCKET_TIMEOUT_S = 30.0
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def register_serve(subparsers: argparse._SubParsersAction) -> None:
+    """``otel-genai serve``: receive OTLP/HTTP traces into the embedded store."""
+    p = subparsers.add_parser(
+        "serve",
+        help="receive OTLP/HTTP traces (protobuf or JSON) into the embedded trace store",
+        description="An OTLP/HTTP receiver in front of the embedded trace store: POST /v1/traces "
+        "(application/x-protobuf or application/json, gzip or not), GET /health. Point an app "
+        "(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://HOST:PORT/v1/traces) or a collector's otlphttp "
+        "exporter at it.",
+    )
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port to bind (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--store", metavar="PATH",
+                   help="the trace store file (default: $OTEL_GENAI_STORE_PATH or the per-user data dir)")
+    p.add_argument("--token", default=None,
+                   help=f"require 'Authorization: Bearer TOKEN' on /v1/traces (default: ${TOKEN_ENV}, else none)")
+    p.add_argument("--max-body-size", type=int, default=DEFAULT_MAX_BODY_BYTES, metavar="BYTES",
+                   help=f"largest accepted body, compressed or not (default {DEFAULT_MAX_BODY_BYTES})")
+    p.set_defaults(handler=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
+    try:
+        receiver = OTLPReceiver(
+            args.store, host=args.host, port=args.port, token=token, max_body_bytes=args.max_body_size
+        )
+    except OSError as exc:  # the address is taken, or not ours: one line on stderr, exit status 1
+        raise SystemExit(f"otel-genai: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    # SIGTERM (a service manager, a test) stops as cleanly as Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=receiver.shutdown, daemon=True).start())
+    auth = "bearer token required" if token else "no authentication"
+    print(f"otel-genai: receiving OTLP/HTTP traces at {receiver.endpoint} -> {receiver.store.path}"
+          f" ({auth}; Ctrl-C to stop)", flush=True)
+    try:
+        receiver.serve_forever()
+    finally:
+        receiver.close()
+    return 0
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+
+class OTLPReceiver:
+    """An OTLP/HTTP trace receiver writing into one trace store.
+
+    Args:
+        store: a :class:`TraceStore`, or the path of one (``None`` -> :func:`default_store_path`);
+            a store passed in is not closed by :meth:`close`.
+        host, port: where to listen (``port=0``: a free port, see :attr:`port`).
+        token: when set, ``POST /v1/traces`` needs ``Authorization: Bearer <token>`` (else 401).
+        max_body_bytes: largest accepted body, both as received and after decompression (else 413).
+
+    Use :meth:`serve_forever` (blocking), or as a context manager (serves in a daemon thread).
+    The socket is bound in the constructor (``OSError`` when the address is taken).
+    """
+
+    def __init__(
+        self,
+        store: TraceStore | PathLike | None = None,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        token: str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self._owns_store = not isinstance(store, TraceStore)
+        self.store = TraceStore(default_store_path(store)) if self._owns_store else store
+        self.token = token
+        self.max_body_bytes = max_body_bytes
+        server_class = _IPv6Server if ":" in host else _Server
+        try:
+            self._server = server_class((host, port), _Handler)
+        except BaseException:
+            if self._owns_store:
+                self.store.close()
+            raise
+        self._server.receiver = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return self._server.server_address[0]
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        """The traces endpoint, ``http://host:port/v1/traces``."""
+        return self.url + TRACES_PATH
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`shutdown` is called (from another thread or a signal)."""
+        self._server.serve_forever(poll_interval=0.2)
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` (waits for it to return)."""
+        self._server.shutdown()
+
+    def close(self) -> None:
+        """Release the socket and (if this receiver opened it) the store."""
+        self._server.server_close()
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> OTLPReceiver:
+        self._thread = threading.Thread(target=self.serve_forever, name="otel-genai-receiver", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+        self.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    receiver: OTLPReceiver
+
+
+class _IPv6Server(_Server):
+    address_family = socket.AF_INET6
+
+
+class IngestError(Exception):
+    """A request that is answered with an HTTP error status and a ``google.rpc.Status`` message."""
+
+    def __init__(self, http_status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.message = message
+        self.headers = headers
+
+
+# google.rpc.Code for each HTTP status we answer with
+_RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 500: 13, 503: 14}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = _SOCKET_TIMEOUT_S  # a silent client does not hold its thread forever
+    server: _Server
+
+    def do_POST(self) -> None:
+        self._answer(self._post)
+
+    def do_GET(self) -> None:
+        self._answer(self._get)
+
+    do_PUT = do_DELETE = do_PATCH = do_POST
+
+    def _answer(self, route: Any) -> None:
+        """Run ``route(path)`` -> (status, content type, body); an :class:`IngestError` becomes its status."""
+        self._body_read, self._unread = False, None  # per request: a connection carries several
+        path = self.path.split("?", 1)[0]
+        headers: tuple[tuple[str, str], ...] = ()
+        try:
+            status, content_type, body = route(path)
+        except Exception as exc:  # noqa: BLE001 - every failure is answered; the server keeps serving
+            if not isinstance(exc, IngestError):
+                _logger.exception("otel-genai serve: unexpected error on %s %s", self.command, path)
+                exc = IngestError(500, f"internal error: {exc!r}")
+            self._discard_body()
+            status, headers = exc.http_status, exc.headers
+            content_type, body = _encode_status(exc, self._media_type())
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    # --- routes ---
+
+    def _get(self, path: str) -> tuple[int, str, bytes]:
+        if path == HEALTH_PATH:
+            return 200, JSON, b'{"status":"ok"}'
+        if path == TRACES_PATH:
+            raise IngestError(405, f"use POST for {TRACES_PATH}", (("Allow", "POST"),))
+        raise IngestError(404, _not_found(path))
+
+    def _post(self, path: str) -> tuple[int, str, bytes]:
+        if path != TRACES_PATH:
+            raise IngestError(404, _not_found(path))
+        if self.command != "POST":
+            raise IngestError(405, f"use POST for {TRACES_PATH}", (("Allow", "POST"),))
+        receiver = self.server.receiver
+        self._check_token(receiver.token)
+        media_type = self._media_type()
+        if media_type not in (PROTOBUF, JSON):
+            raise IngestError(415, f"unsupported Content-Type {self.headers.get('Content-Type')!r}:"
+                                   f" send {PROTOBUF} or {JSON}")
+        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding not in _DECOMPRESSORS:
+            raise IngestError(415, f"unsupported Content-Encoding {encoding!r}: send gzip, deflate or none")
+        body = _decompress(self._read_body(receiver.max_body_bytes), encoding, receiver.max_body_bytes)
+        response = ingest(receiver.store, body, media_type)
+        return 200, media_type, _encode_message(response, media_type)
+
+    # --- HTTP details ---
+
+    def _media_type(self) -> str:
+        return (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+
+    def _check_token(self, token: str | None) -> None:
+        if token is None:
+            return
+        scheme, _, given = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise IngestError(401, "missing or wrong bearer token", (("WWW-Authenticate", "Bearer"),))
+
+    def _read_body(self, limit: int) -> bytes:
+        """The request body (Content-Length or chunked), at most ``limit`` bytes, else 413."""
+        self._body_read = True
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked(limit)
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            self.close_connection = True
+            raise IngestError(411, "a Content-Length (or chunked transfer encoding) is required")
+        try:
+            length = int(length_header)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            raise IngestError(400, f"invalid Content-Length {length_header!r}") from None
+        if length > limit:
+            self._body_read = False  # drained (or the connection closed) when answering
+            self._unread = length
+            raise IngestError(413, f"body of {length} bytes is over the {limit}-byte limit")
+        body = self.rfile.read(length)
+        if len(body) != length:
+            self.close_connection = True
+            raise IngestError(400, f"truncated body: {len(body)} of {length} bytes received")
+        return body
+
+    def _read_chunked(self, limit: int) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                line = self.rfile.readline(1024)
+                chunk = int(line.split(b";", 1)[0].strip() or b"x", 16)
+                if chunk == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                size += chunk
+                if size > limit:
+                    self.close_connection = True
+                    raise IngestError(413, f"chunked body is over the {limit}-byte limit")
+                data = self.rfile.read(chunk)
+                if len(data) != chunk:
+                    raise ValueError("short chunk")
+                parts.append(data)
+                self.rfile.readline(1024)
+        except (ValueError, OSError):
+            self.close_connection = True
+            raise IngestError(400, "malformed chunked body") from None
+
+    def _discard_body(self) -> None:
+        """After an early error, read away the unread body so the client gets our answer, or close."""
+        if self._body_read or self.close_connection:
+            return
+        unread = self._unread
+        if unread is None:  # rejected before reading: the declared length
+            try:
+                unread = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                unread = _DRAIN_LIMIT + 1
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                unread = _DRAIN_LIMIT + 1
+        if unread > _DRAIN_LIMIT:
+            self.close_connection = True
+            return
+        try:
+            while unread > 0:
+                data = self.rfile.read(min(unread, 1 << 16))
+                if not data:
+                    break
+                unread -= len(data)
+        except OSError:
+            unread = 1
+        if unread:
+            self.close_connection = True
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (TimeoutError, ConnectionResetError, BrokenPipeError):
+            pass  # the client went away
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _logger.debug("otel-genai serve: %s - %s", self.address_string(), format % args)
+
+
+def _not_found(path: str) -> str:
+    if path in ("/v1/metrics", "/v1/logs"):
+        return f"this receiver takes traces only ({TRACES_PATH}); {path} is not served"
+    return f"no such endpoint {path!r}: POST {TRACES_PATH}, GET {HEALTH_PATH}"
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    return _inflate(data, limit, 16 + zlib.MAX_WBITS, "gzip")
+
+
+def _inflate_deflate(data: bytes, limit: int) -> bytes:
+    return _inflate(data, limit, 32 + zlib.MAX_WBITS, "deflate")  # zlib or gzip header, auto
+
+
+def _inflate(data: bytes, limit: int, wbits: int, name: str) -> bytes:
+    """Decompress ``data`` (concatenated members too) to at most ``limit`` bytes, else 413; 400 if corrupt."""
+    out: list[bytes] = []
+    size = 0
+    try:
+        while data:
+            d = zlib.decompressobj(wbits)
+            chunk = d.decompress(data, limit - size + 1)
+            size += len(chunk)
+            out.append(chunk)
+            if size > limit or d.unconsumed_tail:
+                raise IngestError(413, f"decompressed body is over the {limit}-byte limit")
+            if not d.eof:
+                raise IngestError(400, f"truncated {name} body")
+            data = d.unused_data
+    except zlib.error as exc:
+        raise IngestError(400, f"malformed {name} body: {exc}") from None
+    return b"".join(out)
+
+
+_DECOMPRESSORS = {"identity": None, "gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate_deflate}
+
+
+def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    decompress = _DECOMPRESSORS[encoding]
+    return body if decompress is None else decompress(body, limit)
+
+
+def _encode_message(message: Any, media_type: str) -> bytes:
+    if media_type == PROTOBUF:
+        return message.SerializeToString()
+    return json_format.MessageToJson(message, indent=None).encode()
+
+
+def _encode_status(exc: IngestError, media_type: str) -> tuple[str, bytes]:
+    """The error answer: a ``google.rpc.Status`` in the request's encoding (JSON if it has none)."""
+    status = Status(code=_RPC_CODES.get(exc.http_status, 2), message=exc.message)
+    if media_type == PROTOBUF:
+        return PROTOBUF, status.SerializeToString()
+    return JSON, _encode_message(status, JSON)
+
+
+# --- bytes -> stored spans ----------------------------------------------------------------------
+
+
+def ingest(store: TraceStore, body: bytes, media_type: str) -> ExportTraceServiceResponse:
+    """Decode one OTLP export request and store its valid spans in one transaction.
+
+    Returns the ``ExportTraceServiceResponse`` to send (``partial_success`` counts the spans left
+    out). Raises :class:`IngestError`: 400 for a body that is not a valid request of ``media_type``,
+    503 when the store cannot take the batch (nothing of it is stored), 500 for anything else.
+    """
+    request = parse_export_request(body, media_type)
+    records, rejected = request_to_records(request)
+    if records:
+        try:
+            store.write_spans(records)
+        except StoreWriteError as exc:
+            if isinstance(exc.__cause__, sqlite3.Error):
+                raise IngestError(503, f"the trace store cannot take the batch now: {exc}",
+                                  (("Retry-After", "1"),)) from exc
+            raise IngestError(500, str(exc)) from exc
+    response = ExportTraceServiceResponse()
+    if rejected:
+        response.partial_success.rejected_spans = len(rejected)
+        shown = "; ".join(rejected[:3]) + ("; ..." if len(rejected) > 3 else "")
+        response.partial_success.error_message = f"{len(rejected)} spans rejected: {shown}"
+    return response
+
+
+def parse_export_request(body: bytes, media_type: str) -> ExportTraceServiceRequest:
+    """An ``ExportTraceServiceRequest`` from a protobuf or OTLP JSON body; :class:`IngestError` (400) if malformed.
+
+    OTLP JSON differs from protobuf's canonical JSON mapping in its ids: ``traceId``, ``spanId`` and
+    ``parentSpanId`` (spans and links) are hex strings, not base64. They are converted before
+    parsing; enum fields may be integers or names; unknown fields are ignored, as the spec asks.
+    """
+    request = ExportTraceServiceRequest()
+    if media_type == PROTOBUF:
+        try:
+            request.ParseFromString(body)
+        except (DecodeError, ValueError, RuntimeError) as exc:
+            raise IngestError(400, f"malformed protobuf ExportTraceServiceRequest: {exc}") from None
+        return request
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise IngestError(400, f"malformed JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        raise IngestError(400, "malformed OTLP JSON: the body must be a JSON object with resourceSpans")
+    try:
+        _hex_ids_to_base64(data)
+        json_format.ParseDict(data, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise IngestError(400, f"malformed OTLP JSON ExportTraceServiceRequest: {exc}") from None
+    return request
+
+
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+def _hex_ids_to_base64(data: dict[str, Any]) -> None:
+    """Rewrite the hex id strings of an OTLP JSON request in place as base64 (protobuf's JSON form)."""
+    for resource_spans in _items(data, "resourceSpans", "resource_spans"):
+        for scope_spans in _items(resource_spans, "scopeSpans", "scope_spans"):
+            for span in _items(scope_spans, "spans"):
+                _convert_ids(span)
+                for link in _items(span, "links"):
+                    _convert_ids(link)
+
+
+def _items(obj: Any, *keys: str) -> list[Any]:
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    for key in keys:
+        value = obj.get(key)
+        if value is not None:
+            if not isinstance(value, list):
+                raise ValueError(f"{key!r} must be a JSON array")
+            return value
+    return []
+
+
+def _convert_ids(obj: Any) -> None:
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    for key in _ID_FIELDS:
+        value = obj.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"{key} must be a hex string, got {value!r}")
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            raise ValueError(f"{key} is not a hex string: {value!r}") from None
+        obj[key] = base64.b64encode(raw).decode("ascii")
+
+
+_KINDS = ("INTERNAL", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")  # index = OTLP SpanKind
+_STATUS_CODES = ("UNSET", "OK", "ERROR")  # index = OTLP Status.StatusCode
+_ZERO_TRACE_ID = bytes(16)
+_ZERO_SPAN_ID = bytes(8)
+
+
+def request_to_records(request: ExportTraceServiceRequest) -> tuple[list[SpanRecord], list[str]]:
+    """The spans of an export request as store records, and why each left-out span was rejected.
+
+    A span is rejected when its trace id is not 16 bytes (or all zero), its span id not 8 bytes (or
+    all zero), or its parent span id neither empty nor 8 bytes. Ids become lowercase hex, kind and
+    status their names (``SPAN_KIND_UNSPECIFIED`` is taken as ``INTERNAL``), attribute values plain
+    Python values (arrays -> lists, key-value lists -> dicts). Links and dropped counts are not kept.
+    """
+    records: list[SpanRecord] = []
+    rejected: list[str] = []
+    for resource_spans in request.resource_spans:
+        resource = _attributes(resource_spans.resource.attributes)  # one dict shared by its spans
+        for scope_spans in resource_spans.scope_spans:
+            scope_name, scope_version = scope_spans.scope.name, scope_spans.scope.version  # "" as the SDK has it
+            for span in scope_spans.spans:
+                trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
+                if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
+                    rejected.append(f"span {span.name!r}: invalid trace id {trace_id.hex()!r}")
+                    continue
+                if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
+                    rejected.append(f"span {span.name!r}: invalid span id {span_id.hex()!r}")
+                    continue
+                if parent_id and len(parent_id) != 8:
+                    rejected.append(f"span {span.name!r}: invalid parent span id {parent_id.hex()!r}")
+                    continue
+                kind = span.kind
+                code = span.status.code
+                records.append(SpanRecord(
+                    trace_id.hex(),
+                    span_id.hex(),
+                    parent_id.hex() if parent_id and parent_id != _ZERO_SPAN_ID else None,
+                    span.name,
+                    _KINDS[kind] if 0 <= kind < len(_KINDS) else "INTERNAL",
+                    span.start_time_unix_nano,
+                    span.end_time_unix_nano or span.start_time_unix_nano,
+                    _STATUS_CODES[code] if 0 <= code < len(_STATUS_CODES) else "UNSET",
+                    span.status.message or None,
+                    _attributes(span.attributes),
+                    [
+                        {"name": e.name, "time_ns": e.time_unix_nano, "attributes": _attributes(e.attributes)}
+                        for e in span.events
+                    ],
+                    resource,
+                    scope_name,
+                    scope_version,
+                ))
+    return records, rejected
+
+
+def _attributes(key_values: Any) -> dict[str, Any]:
+    out = {}
+    for kv in key_values:
+        value = _any_value(kv.value)
+        if value is not None:
+            out[kv.key] = value
+    return out
+
+
+def _any_value(value: Any) -> Any:
+    """An OTLP ``AnyValue`` as a plain Python value (``None`` when it holds nothing)."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
+    if which == "int_value":
+        return value.int_value
+    if which == "bool_value":
+        return value.bool_value
+    if which == "double_value":
+        return value.double_value
+    if which == "array_value":
+        return [_any_value(v) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return value.bytes_value
+    return None
+
