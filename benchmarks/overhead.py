@@ -1,23 +1,32 @@
 #!/usr/bin/env python
-"""Overhead of otel-genai on the real ``openai`` client, side by side with the official OTel
-instrumentation and with a bare OTel SDK span (DESIGN.md section 8, performance budget).
+"""Overhead of otel-genai on the real ``openai`` and ``anthropic`` clients, side by side with the
+official OTel instrumentations and with a bare OTel SDK span (DESIGN.md section 8, performance budget).
 
-    python benchmarks/overhead.py [--calls N] [--rounds R] [--official v2,genai|none]
+    python benchmarks/overhead.py [--calls N] [--rounds R] [--official v2,genai,anthropic|none]
 
 Everything runs in-process: ``openai.OpenAI`` talks to an ``httpx2.MockTransport`` that answers
 with a canned ``chat.completion`` (one choice, usage with token details) or a 40-chunk SSE stream
-(``stream_options={"include_usage": True}``, the last chunk carries the usage). No network.
+(``stream_options={"include_usage": True}``, the last chunk carries the usage); ``anthropic.Anthropic``
+likewise gets a canned ``Message`` for ``messages.create``. No network.
 
 Variants, interleaved in rounds (the order rotates every round), each timed per call with
 ``time.perf_counter_ns``; figures are medians of per-call microseconds over all rounds:
 
-* ``bare``      the SDK, not instrumented;
-* ``otel-genai`` ``OpenAIInstrumentor().instrument(capture_content="SPAN_ONLY")``;
-* ``official``  ``opentelemetry-instrumentation-openai-v2`` and/or its successor
-  ``opentelemetry-instrumentation-genai-openai`` (whichever are installed), content capture on
-  through ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY``;
-* ``floor``     a bare SDK span carrying exactly the attributes of our chat span (request half at
-  ``start_span``, response half by ``set_attributes``, then ``end``), no SDK call.
+* ``bare``       the SDKs, not instrumented;
+* ``otel-genai`` ``OpenAIInstrumentor`` / ``AnthropicInstrumentor`` with ``capture_content="SPAN_ONLY"``;
+* ``official``   ``opentelemetry-instrumentation-openai-v2`` and/or its successor
+  ``opentelemetry-instrumentation-genai-openai``, and ``opentelemetry-instrumentation-genai-anthropic``
+  (whichever are installed and work), content capture on through
+  ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY``;
+* ``in-situ floor`` a ``wrapt`` wrapper on ``Completions.create`` around one bare span with our chat
+  span's attributes;
+* ``floor``      that bare span alone in a tight loop (request half at ``start_span``, response half
+  by ``set_attributes``, then ``end``), no SDK call.
+
+Two figures per variant: the caller's latency (median per call, what the user waits) and the
+process's CPU per call (all threads, mean per block: it includes work done off the caller's thread,
+such as otel-genai's deferred metric recording, which each block's CPU figure settles before it
+stops the clock).
 
 All instrumented variants share one SDK ``TracerProvider`` (``BatchSpanProcessor`` -> a null
 exporter) and one ``MeterProvider`` (``InMemoryMetricReader``). Instrumentors are uninstrumented
@@ -36,6 +45,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -44,9 +54,15 @@ from typing import Any
 # Ours is given capture_content explicitly (same policy). Set before anything imports them.
 os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "SPAN_ONLY"
 os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+warnings.filterwarnings("ignore", message="The model .* is deprecated", category=DeprecationWarning)
 
 import httpx2
 import openai
+
+try:
+    import anthropic
+except ImportError:  # the messages.create rows are skipped
+    anthropic = None
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -162,6 +178,53 @@ def stream_call() -> None:
         raise RuntimeError(f"stream yielded {n} chunks, expected {STREAM_CHUNKS}")
 
 
+# --- anthropic messages.create -------------------------------------------------------------------
+ANTHROPIC_MODEL = "claude-sonnet-4-5"
+ANTHROPIC_BODY = json.dumps(
+    {
+        "id": "msg_01BenchA1b2C3d4E5f6G7h8I9",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5-20250929",
+        "content": [{"type": "text", "text": ANSWER}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 52, "output_tokens": 58, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
+    }
+).encode()
+MESSAGES_KWARGS: dict[str, Any] = {
+    "model": ANTHROPIC_MODEL,
+    "max_tokens": 256,  # (anthropic 2.x has no sampling parameters of its own)
+    "system": MESSAGES[0]["content"],
+    "messages": [MESSAGES[1]],
+}
+ANTHROPIC_CLIENT: Any = None
+if anthropic is not None:
+    _anthropic_headers = {"content-type": "application/json", "request-id": "req_bench"}
+    ANTHROPIC_CLIENT = anthropic.Anthropic(
+        api_key="sk-ant-bench",
+        http_client=httpx2.Client(
+            transport=httpx2.MockTransport(lambda request: httpx2.Response(200, headers=_anthropic_headers, content=ANTHROPIC_BODY))
+        ),
+        max_retries=0,
+    )
+
+
+def messages_call() -> None:
+    ANTHROPIC_CLIENT.messages.create(**MESSAGES_KWARGS)
+
+
+# workload key -> (title, call, timed calls per block as a fraction of --calls)
+WORKLOADS: dict[str, tuple[str, Callable[[], None], float]] = {
+    "chat": ("openai chat.completions.create, non-streaming", chat_call, 1.0),
+    "stream": (f"openai chat stream, {STREAM_CHUNKS} chunks iterated to the end", stream_call, 0.25),  # ~5 chat calls each
+}
+if ANTHROPIC_CLIENT is not None:
+    WORKLOADS["messages"] = ("anthropic messages.create, non-streaming", messages_call, 1.0)
+OPENAI = ("chat", "stream")
+ANTHROPIC = ("messages",)
+
+
 # --- telemetry pipeline ---------------------------------------------------------------------------
 class NullSpanExporter(SpanExporter):
     def __init__(self) -> None:
@@ -186,14 +249,30 @@ class _StartAttributes(SpanProcessor):
 
 
 # --- variants ---------------------------------------------------------------------------------------
+def _drain_ours() -> None:
+    """Record the metrics otel-genai deferred (see ``instrumentation/_core/metrics.py``)."""
+    from otel_genai.instrumentation._core.metrics import drain
+
+    drain()
+
+
 class Variant:
-    """An instrumentation that can be switched on and off between blocks."""
+    """An instrumentation that can be switched on and off between blocks, and the workloads it runs."""
 
-    chat_only = False
-
-    def __init__(self, key: str, label: str, make: Callable[[], Any] | None) -> None:
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        make: Callable[[], Any] | None,
+        workloads: tuple[str, ...],
+        settle: Callable[[], None] | None = None,
+        capture_kwarg: bool = False,
+    ) -> None:
         self.key, self.label = key, label
+        self.workloads = tuple(w for w in workloads if w in WORKLOADS)
+        self.settle = settle  # finishes work the variant left for later, inside the CPU measurement
         self._make = make
+        self._capture_kwarg = capture_kwarg
         self._instrumentor: Any = None
 
     def enable(self, tracer_provider: Any, meter_provider: Any, skip_dep_check: bool = False) -> None:
@@ -205,7 +284,7 @@ class Variant:
             "meter_provider": meter_provider,
             "skip_dep_check": skip_dep_check,  # checked once, in validate(); it costs ms per instrument()
         }
-        if self.key == "ours":
+        if self._capture_kwarg:
             kwargs["capture_content"] = "SPAN_ONLY"
         self._instrumentor.instrument(**kwargs)
         if not self._instrumentor.is_instrumented_by_opentelemetry:
@@ -223,10 +302,8 @@ class SpanAroundCall(Variant):
     What any instrumentation with one such span must add, measured where ours runs (caches cold
     after the SDK's own ~1 ms of work), as opposed to the standalone floor's tight loop."""
 
-    chat_only = True
-
     def __init__(self, tracer: Any, name: str, request: dict[str, Any], response: dict[str, Any]) -> None:
-        super().__init__("insitu", "bare span around create() (in-situ floor)", None)
+        super().__init__("insitu", "bare span around create() (in-situ floor)", None, ("chat",))
         self._tracer, self._name, self._request, self._response = tracer, name, request, response
 
     def enable(self, tracer_provider: Any, meter_provider: Any, skip_dep_check: bool = False) -> None:
@@ -264,6 +341,12 @@ def _ours() -> Any:
     return OpenAIInstrumentor()
 
 
+def _ours_anthropic() -> Any:
+    from otel_genai.instrumentation.anthropic import AnthropicInstrumentor
+
+    return AnthropicInstrumentor()
+
+
 def _official_v2() -> Any:
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
@@ -276,16 +359,30 @@ def _official_genai() -> Any:
     return OpenAIInstrumentor()
 
 
+def _official_anthropic() -> Any:
+    from opentelemetry.instrumentation.genai.anthropic import AnthropicInstrumentor
+
+    return AnthropicInstrumentor()
+
+
+# key -> (distribution, module, factory, workloads)
 OFFICIAL = {
-    "v2": ("opentelemetry-instrumentation-openai-v2", "opentelemetry.instrumentation.openai_v2", _official_v2),
-    "genai": ("opentelemetry-instrumentation-genai-openai", "opentelemetry.instrumentation.genai.openai", _official_genai),
+    "v2": ("opentelemetry-instrumentation-openai-v2", "opentelemetry.instrumentation.openai_v2", _official_v2, OPENAI),
+    "genai": ("opentelemetry-instrumentation-genai-openai", "opentelemetry.instrumentation.genai.openai", _official_genai, OPENAI),
+    "anthropic": (
+        "opentelemetry-instrumentation-genai-anthropic",
+        "opentelemetry.instrumentation.genai.anthropic",
+        _official_anthropic,
+        ANTHROPIC,
+    ),
 }
 
 
-def validate(variant: Variant) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """Instrument with an in-memory pipeline, make one chat and one stream call, check the spans.
+def validate(variant: Variant) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Instrument with an in-memory pipeline, make one call of each of the variant's workloads and
+    check that each made exactly one CLIENT ``chat ...`` span.
 
-    Returns (chat span request-half attributes, response-half attributes, stream span attribute count).
+    Returns {workload: (request-half attributes, response-half attributes)}.
     """
     exporter = InMemorySpanExporter()
     starts = _StartAttributes()
@@ -293,23 +390,25 @@ def validate(variant: Variant) -> tuple[dict[str, Any], dict[str, Any], int]:
     tp.add_span_processor(starts)
     tp.add_span_processor(SimpleSpanProcessor(exporter))
     mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    out: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     variant.enable(tp, mp)
     try:
-        chat_call()
-        stream_call()
+        for workload in variant.workloads:
+            exporter.clear()
+            WORKLOADS[workload][1]()
+            spans = exporter.get_finished_spans()
+            if len(spans) != 1:
+                raise RuntimeError(f"{workload}: expected 1 span, got {len(spans)}: {[s.name for s in spans]}")
+            span = spans[0]
+            if span.kind is not SpanKind.CLIENT or not span.name.startswith("chat"):
+                raise RuntimeError(f"{workload}: unexpected span {span.name!r} ({span.kind})")
+            end_attrs = dict(span.attributes or {})
+            start_attrs = starts.at_start.get(span.context.span_id, {})
+            out[workload] = (start_attrs, {k: v for k, v in end_attrs.items() if k not in start_attrs or start_attrs[k] != v})
     finally:
         variant.disable()
-    spans = exporter.get_finished_spans()
-    if len(spans) != 2:
-        raise RuntimeError(f"expected 2 spans (chat, stream), got {len(spans)}: {[s.name for s in spans]}")
-    chat, stream = spans
-    if chat.kind is not SpanKind.CLIENT or not chat.name.startswith("chat"):
-        raise RuntimeError(f"unexpected chat span {chat.name!r} ({chat.kind})")
-    end_attrs = dict(chat.attributes or {})
-    start_attrs = starts.at_start.get(chat.context.span_id, {})
-    response_half = {k: v for k, v in end_attrs.items() if k not in start_attrs or start_attrs[k] != v}
-    tp.shutdown()
-    return start_attrs, response_half, len(stream.attributes or {})
+        tp.shutdown()
+    return out
 
 
 # --- measurement ------------------------------------------------------------------------------------
@@ -337,35 +436,40 @@ def median_us(samples: list[int]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=24, help="timed chat calls per variant per round; streams get a quarter of it (default 24)")
+    parser.add_argument("--calls", type=int, default=24, help="timed calls per variant per round; streams get a quarter of it (default 24)")
     parser.add_argument("--rounds", type=int, default=200, help="rounds; the variants interleave inside each (default 200)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed chat calls after each instrument() (default 3)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls after each instrument() (default 3)")
     parser.add_argument("--floor-spans", type=int, default=100, help="bare spans per round for the floor (default 100)")
-    parser.add_argument("--official", default="v2,genai", help="official packages to compare: v2, genai, both comma-separated, or none")
+    parser.add_argument("--official", default="v2,genai,anthropic", help="official packages to compare: v2, genai, anthropic, comma-separated, or none")
     args = parser.parse_args()
 
     load_before = _load()
     print("otel-genai overhead benchmark (DESIGN.md section 8)")
     print(
-        f"python {platform.python_version()}, openai {_dist_version('openai')}, httpx2 {_dist_version('httpx2')}, "
-        f"opentelemetry-sdk {_dist_version('opentelemetry-sdk')}, otel-genai {_dist_version('otel-genai')}, "
-        f"{os.cpu_count()} CPUs"
+        f"python {platform.python_version()}, openai {_dist_version('openai')}, anthropic {_dist_version('anthropic')}, "
+        f"httpx2 {_dist_version('httpx2')}, opentelemetry-sdk {_dist_version('opentelemetry-sdk')}, "
+        f"otel-genai {_dist_version('otel-genai')}, {os.cpu_count()} CPUs"
     )
     print(
-        f"{args.rounds} rounds x {args.calls} timed calls per variant (chat and {STREAM_CHUNKS}-chunk stream), "
+        f"{args.rounds} rounds x {args.calls} timed calls per variant and workload (a quarter for {STREAM_CHUNKS}-chunk streams), "
         f"{args.warmup} warm-up calls per block; content capture SPAN_ONLY; BatchSpanProcessor -> null exporter; "
         "InMemoryMetricReader"
     )
 
-    variants = [Variant("bare", "bare SDK (not instrumented)", None)]
-    ours = Variant("ours", "otel-genai", _ours)
+    variants = [Variant("bare", "bare SDK (not instrumented)", None, tuple(WORKLOADS))]
+    ours = Variant("ours", "otel-genai", _ours, OPENAI, settle=_drain_ours, capture_kwarg=True)
     variants.append(ours)
+    if "messages" in WORKLOADS:
+        variants.append(Variant("ours_anthropic", "otel-genai", _ours_anthropic, ANTHROPIC, settle=_drain_ours, capture_kwarg=True))
     wanted = [] if args.official.strip().lower() == "none" else [w.strip() for w in args.official.split(",") if w.strip()]
     for key in wanted:
         if key not in OFFICIAL:
             print(f"unknown --official entry {key!r} (known: {', '.join(OFFICIAL)})")
             continue
-        dist, module, make = OFFICIAL[key]
+        dist, module, make, workloads = OFFICIAL[key]
+        if not any(w in WORKLOADS for w in workloads):
+            print(f"official: {dist}: its SDK is not installed here; skipped")
+            continue
         version = _dist_version(dist)
         if version is None:
             print(f"official: {dist} is NOT installed here (pip install {dist}); skipped")
@@ -376,31 +480,35 @@ def main() -> int:
             hint = ""
             if isinstance(exc, ImportError) and getattr(exc, "name", None) == "httpx":
                 hint = f" (it imports httpx; openai {openai.__version__} uses httpx2)"
-            print(f"official: {dist} {version} does not work with openai {openai.__version__}: {type(exc).__name__}: {exc}{hint}; skipped")
+            print(f"official: {dist} {version} does not work here: {type(exc).__name__}: {exc}{hint}; skipped")
             continue
-        variants.append(Variant(key, f"official {dist.replace('opentelemetry-instrumentation-', '')} {version}", make))
+        variants.append(Variant(key, f"official {dist.replace('opentelemetry-instrumentation-', '')} {version}", make, workloads))
 
-    # validate every instrumented variant: exactly one CLIENT span per call, attributes recorded
-    attr_counts: dict[str, tuple[int, int]] = {}
+    # validate every instrumented variant: exactly one CLIENT span per call
+    attr_counts: dict[tuple[str, str], int] = {}
     floor_request: dict[str, Any] = {}
     floor_response: dict[str, Any] = {}
     for variant in list(variants[1:]):
         try:
-            request_half, response_half, stream_count = validate(variant)
+            halves = validate(variant)
         except Exception as exc:  # noqa: BLE001
-            if variant is ours:
+            if variant.key.startswith("ours"):
                 print(f"otel-genai failed validation: {type(exc).__name__}: {exc}")
                 return 1
-            print(f"official: {variant.label} does not work with openai {openai.__version__}: {type(exc).__name__}: {exc}; skipped")
+            print(f"official: {variant.label} does not work here: {type(exc).__name__}: {exc}; skipped")
             variants.remove(variant)
             continue
-        attr_counts[variant.key] = (len(request_half) + len(response_half), stream_count)
+        for workload, (request_half, response_half) in halves.items():
+            attr_counts[(variant.key, workload)] = len(request_half) + len(response_half)
         if variant is ours:
-            floor_request, floor_response = request_half, response_half
-    officials = [v for v in variants if v.key in OFFICIAL]
-    if not officials:
-        print("official: no official instrumentation available; ratios against it are n/a")
-    print("span attributes (chat / stream): " + ", ".join(f"{v.label} {attr_counts[v.key][0]} / {attr_counts[v.key][1]}" for v in variants[1:]))
+            floor_request, floor_response = halves["chat"]
+    print(
+        "span attributes: "
+        + "; ".join(
+            f"{w}: " + ", ".join(f"{v.label} {attr_counts[(v.key, w)]}" for v in variants[1:] if (v.key, w) in attr_counts)
+            for w in WORKLOADS
+        )
+    )
 
     # the shared benchmark pipeline
     null_exporter = NullSpanExporter()
@@ -418,23 +526,27 @@ def main() -> int:
         span.set_attributes(floor_response)
         span.end()
 
-    chat: dict[str, list[int]] = {v.key: [] for v in variants}
-    stream: dict[str, list[int]] = {v.key: [] for v in variants}
-    chat_rounds: dict[str, list[float]] = {v.key: [] for v in variants}
-    stream_rounds: dict[str, list[float]] = {v.key: [] for v in variants}
+    # per (variant, workload): all latency samples, per-round latency medians, per-round CPU µs/call
+    samples: dict[tuple[str, str], list[int]] = {}
+    lat_rounds: dict[tuple[str, str], list[float]] = {}
+    cpu_rounds: dict[tuple[str, str], list[float]] = {}
+    for v in variants:
+        for w in v.workloads:
+            samples[(v.key, w)], lat_rounds[(v.key, w)], cpu_rounds[(v.key, w)] = [], [], []
     floor: list[int] = []
-    floor_rounds: list[float] = []
-    stream_calls = max(1, args.calls // 4)  # a 40-chunk stream costs ~5 chat calls
+    calls = {w: max(1, int(args.calls * share)) for w, (_, _, share) in WORKLOADS.items()}
+    cpu = time.process_time_ns  # every thread of the process
 
     # global warm-up: lazy imports, pydantic and wrapt caches, first-span allocations
     for variant in variants:
         variant.enable(tp, mp)
         try:
-            timed(chat_call, 60)
-            if not variant.chat_only:
-                timed(stream_call, 15)
+            for w in variant.workloads:
+                timed(WORKLOADS[w][1], 4 * calls[w])
         finally:
             variant.disable()
+        if variant.settle:
+            variant.settle()
     timed(floor_span, args.floor_spans)
 
     started = time.perf_counter()
@@ -445,20 +557,22 @@ def main() -> int:
         order = slots[r % len(slots):] + slots[: r % len(slots)]  # rotate: no variant always goes first
         for slot in order:
             if slot == "floor":
-                samples = timed(floor_span, args.floor_spans)
-                floor.extend(samples)
-                floor_rounds.append(median_us(samples))
+                floor.extend(timed(floor_span, args.floor_spans))
                 continue
             slot.enable(tp, mp, skip_dep_check=True)
             try:
-                timed(chat_call, args.warmup)
-                samples = timed(chat_call, args.calls)
-                chat[slot.key].extend(samples)
-                chat_rounds[slot.key].append(median_us(samples))
-                if not slot.chat_only:
-                    samples = timed(stream_call, stream_calls)
-                    stream[slot.key].extend(samples)
-                    stream_rounds[slot.key].append(median_us(samples))
+                for w in slot.workloads:
+                    fn = WORKLOADS[w][1]
+                    timed(fn, args.warmup)
+                    if slot.settle:
+                        slot.settle()
+                    c0 = cpu()
+                    block = timed(fn, calls[w])
+                    if slot.settle:
+                        slot.settle()
+                    cpu_rounds[(slot.key, w)].append((cpu() - c0) / 1000.0 / calls[w])
+                    samples[(slot.key, w)].extend(block)
+                    lat_rounds[(slot.key, w)].append(median_us(block))
             finally:
                 slot.disable()
         if (r + 1) % progress_every == 0 or r + 1 == args.rounds:
@@ -468,65 +582,75 @@ def main() -> int:
     tp.shutdown()
 
     # --- report ---------------------------------------------------------------------------------------
-    # "added" is the median over rounds of (variant's block median - bare's block median in the same
+    # "added" is the median over rounds of (variant's block figure - bare's block figure in the same
     # round): the blocks of one round run within ~0.2 s of each other, so this cancels the slow drift
     # of a shared machine that a difference of two overall medians would keep.
-    def added(rounds: dict[str, list[float]], key: str) -> float:
-        return statistics.median(v - b for v, b in zip(rounds[key], rounds["bare"]))
+    def added(rounds: dict[tuple[str, str], list[float]], key: str, w: str) -> float:
+        return statistics.median(a - b for a, b in zip(rounds[(key, w)], rounds[("bare", w)]))
 
-    def spread(values: list[float]) -> str:
+    def spread(key: str, w: str) -> str:
+        values = [a - b for a, b in zip(lat_rounds[(key, w)], lat_rounds[("bare", w)])]
         q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
         return f"[{q[0]:.0f} .. {q[2]:.0f}]"
 
-    chat_med = {k: median_us(v) for k, v in chat.items()}
-    stream_med = {k: median_us(v) for k, v in stream.items() if v}
+    lat: dict[tuple[str, str], float] = {}
+    cpu_added: dict[tuple[str, str], float] = {}
     floor_med = median_us(floor)
-    chat_added = {v.key: added(chat_rounds, v.key) for v in variants[1:]}
-    stream_added = {v.key: added(stream_rounds, v.key) for v in variants[1:] if not v.chat_only}
-
-    print()
-    print(f"chat.completions.create, non-streaming       {'µs/call':>10} {'added µs':>9} {'':>9}  added per round, IQR")
-    for v in variants:
-        if v.key == "bare":
-            print(f"  {v.label:<42} {chat_med[v.key]:10.1f} {'-':>9}")
-        else:
-            diffs = [a - b for a, b in zip(chat_rounds[v.key], chat_rounds["bare"])]
-            print(f"  {v.label:<42} {chat_med[v.key]:10.1f} {chat_added[v.key]:+9.1f} {'':>9}  {spread(diffs)}")
-    print(f"  {'bare OTel span, ' + str(floor_attrs_n) + ' attrs (floor), µs/span':<42} {floor_med:10.1f}")
-    print()
-    print(f"stream, {STREAM_CHUNKS} chunks iterated to the end     {'µs/call':>10} {'added µs':>9} {'µs/chunk':>9}  added per round, IQR")
-    for v in variants:
-        if v.chat_only:
-            continue
-        if v.key == "bare":
-            print(f"  {v.label:<42} {stream_med[v.key]:10.1f} {'-':>9}")
-        else:
-            diffs = [a - b for a, b in zip(stream_rounds[v.key], stream_rounds["bare"])]
-            print(f"  {v.label:<42} {stream_med[v.key]:10.1f} {stream_added[v.key]:+9.1f} {stream_added[v.key] / STREAM_CHUNKS:+9.2f}  {spread(diffs)}")
+    for w, (title, _, _) in WORKLOADS.items():
+        per_chunk = w == "stream"
+        print()
+        print(f"{title}")
+        print(f"  {'':<44} {'µs/call':>9} {'added µs':>9} {'µs/chunk':>9} {'CPU µs':>9} {'CPU added':>9}  added per round, IQR")
+        for v in variants:
+            if w not in v.workloads:
+                continue
+            med = median_us(samples[(v.key, w)])
+            cpu_med = statistics.median(cpu_rounds[(v.key, w)])
+            if v.key == "bare":
+                print(f"  {v.label:<44} {med:9.1f} {'-':>9} {'':>9} {cpu_med:9.1f} {'-':>9}")
+                continue
+            lat[(v.key, w)] = a = added(lat_rounds, v.key, w)
+            cpu_added[(v.key, w)] = c = added(cpu_rounds, v.key, w)
+            chunk = f"{a / STREAM_CHUNKS:+9.2f}" if per_chunk else f"{'':>9}"
+            print(f"  {v.label:<44} {med:9.1f} {a:+9.1f} {chunk} {cpu_med:9.1f} {c:+9.1f}  {spread(v.key, w)}")
+        if w == "chat":
+            print(f"  {'bare OTel span, ' + str(floor_attrs_n) + ' attrs (floor), µs/span':<44} {floor_med:9.1f}")
 
     def verdict(ratio: float, target: float) -> str:
         return "PASS" if ratio <= target else "MISS"
 
+    def ratio_line(what: str, mine: str, theirs: Variant, w: str, target: float) -> None:
+        a, b = lat[(mine, w)], lat[(theirs.key, w)]
+        ca, cb = cpu_added[(mine, w)], cpu_added[(theirs.key, w)]
+        if w == "stream":
+            a, b, ca, cb = a / STREAM_CHUNKS, b / STREAM_CHUNKS, ca / STREAM_CHUNKS, cb / STREAM_CHUNKS
+        if b <= 0:
+            print(f"  {what:<8} {theirs.label} added <= 0 µs: ratio n/a")
+            return
+        unit = "per chunk" if w == "stream" else "added"
+        cpu_ratio = f"{ca / cb:.2f}" if cb > 0 else "n/a"
+        print(
+            f"  {what:<8} ours {unit} / {theirs.label} {unit} = {a:.1f} / {b:.1f} = {a / b:.2f}   target <= {target}  "
+            f"{verdict(a / b, target)}   (CPU: {ca:.1f} / {cb:.1f} = {cpu_ratio})"
+        )
+
     print()
-    print("targets (DESIGN.md section 8)")
+    print("targets (DESIGN.md section 8; ratios of added latency, CPU ratio for information)")
+    officials = [v for v in variants if v.key in OFFICIAL]
     for off in officials:
-        if chat_added[off.key] > 0:
-            ratio = chat_added["ours"] / chat_added[off.key]
-            print(f"  chat   ours added / {off.label} added = {chat_added['ours']:.1f} / {chat_added[off.key]:.1f} = {ratio:.2f}   target <= {TARGET_CHAT_VS_OFFICIAL}  {verdict(ratio, TARGET_CHAT_VS_OFFICIAL)}")
-        else:
-            print(f"  chat   {off.label} added <= 0 µs: ratio n/a")
-        if stream_added[off.key] > 0:
-            ours_chunk, off_chunk = stream_added["ours"] / STREAM_CHUNKS, stream_added[off.key] / STREAM_CHUNKS
-            ratio = ours_chunk / off_chunk
-            print(f"  stream ours per chunk / {off.label} per chunk = {ours_chunk:.2f} / {off_chunk:.2f} = {ratio:.2f}   target <= {TARGET_CHUNK_VS_OFFICIAL}  {verdict(ratio, TARGET_CHUNK_VS_OFFICIAL)}")
-        else:
-            print(f"  stream {off.label} added <= 0 µs: ratio n/a")
+        if "chat" in off.workloads:
+            ratio_line("chat", "ours", off, "chat", TARGET_CHAT_VS_OFFICIAL)
+            ratio_line("stream", "ours", off, "stream", TARGET_CHUNK_VS_OFFICIAL)
+        if "messages" in off.workloads:
+            ratio_line("messages", "ours_anthropic", off, "messages", TARGET_CHAT_VS_OFFICIAL)
     if not officials:
-        print("  chat / stream vs official: n/a (no official instrumentation could run here)")
-    ratio = chat_added["ours"] / floor_med
-    print(f"  chat   ours added / bare-span floor = {chat_added['ours']:.1f} / {floor_med:.1f} = {ratio:.2f}   target <= {TARGET_VS_FLOOR}  {verdict(ratio, TARGET_VS_FLOOR)}")
-    if chat_added.get("insitu", 0) > 0:
-        print(f"  (info) ours added / in-situ floor added = {chat_added['ours']:.1f} / {chat_added['insitu']:.1f} = {chat_added['ours'] / chat_added['insitu']:.2f}")
+        print("  vs official: n/a (no official instrumentation could run here)")
+    ours_chat = lat[("ours", "chat")]
+    print(f"  chat     ours added / bare-span floor = {ours_chat:.1f} / {floor_med:.1f} = {ours_chat / floor_med:.2f}   target <= {TARGET_VS_FLOOR}  {verdict(ours_chat / floor_med, TARGET_VS_FLOOR)}")
+    insitu = lat.get(("insitu", "chat"), 0.0)
+    if insitu > 0:
+        r = ours_chat / insitu
+        print(f"  chat     ours added / in-situ floor added = {ours_chat:.1f} / {insitu:.1f} = {r:.2f}   (the floor measured where it runs; see benchmarks/README.md)")
     load_after = _load()
     cpus = os.cpu_count() or 1
     # this process keeps ~1 CPU busy itself: only load beyond that means a neighbour

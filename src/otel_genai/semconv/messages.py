@@ -119,3 +119,34 @@ _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_
 def to_json(value: Any) -> str:
     """Compact JSON text for a content attribute (pydantic models dumped, unknown objects as ``str``)."""
     return _encoder.encode(value)
+
+
+def _make_content_json() -> Any:
+    """:func:`to_json` without the circular-reference bookkeeping, and with one C encoder made once
+    instead of one per call (``JSONEncoder.encode`` builds a new one each time): ~1.3 µs less per
+    content attribute on the hot path. Only for content built from what an SDK sends or received,
+    which cannot be circular (the SDK serialises the same objects); a cycle would raise
+    ``RecursionError`` instead of ``ValueError``. Falls back to :func:`to_json` where the C encoder
+    is unavailable."""
+    try:
+        from json.encoder import c_make_encoder, encode_basestring
+
+        if c_make_encoder is None:
+            return to_json
+        # (markers, default, encoder, indent, key separator, item separator, sort_keys, skipkeys, allow_nan)
+        encode = c_make_encoder(None, _fallback, encode_basestring, None, ":", ",", False, False, True)
+        sample = {"a": [1, 2.5, None, True, "\u00e9"], "b": ("x",)}
+        if "".join(encode(sample, 0)) != to_json(sample):
+            return to_json
+    except Exception:  # noqa: BLE001 - another Python's json internals: use the public path
+        return to_json
+    join = "".join
+
+    def content_json(value: Any) -> str:
+        """Compact JSON text for a content attribute built from SDK request/response shapes."""
+        return join(encode(value, 0))
+
+    return content_json
+
+
+content_json = _make_content_json()

@@ -16,3 +16,8 @@ TOKEN_BUCKETS = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )  # fmt: skip
 CHUNK_TIME_BUCKETS = DURATION_BUCKETS  # the spec advises the duration buckets for both chunk metrics
+
+# Not a semconv name: an observable instrument of ours that never reports a value. The SDK runs its
+# callback before every collection, which records the measurements still queued (see
+# ``instrumentation/_core/metrics.py``), so an export never misses a finished call.
+PENDING_FLUSH_INSTRUMENT = "otel_genai.internal.metrics_flush"

@@ -16,6 +16,7 @@ Every :meth:`TraceStore.write_spans` call is one transaction: all of the batch i
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -174,6 +175,27 @@ def _json_default(obj: Any) -> Any:
 _dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
 
 
+def _is_locked(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock (not a broken file)."""
+    return getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
+
+
+def _reads(method: Any) -> Any:
+    """A read method whose SQLite errors become a :class:`StoreError` naming the file: a store
+    damaged past its schema page opens fine and fails only when its pages are read."""
+
+    @functools.wraps(method)
+    def read(self: "TraceStore", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            if _is_locked(exc):
+                raise StoreError(f"the trace store {self.path} is locked by another process: {exc}") from exc
+            raise StoreError(f"{self.path} is not a usable otel-genai trace store: {exc}") from exc
+
+    return read
+
+
 def _to_ns(value: TimeLike) -> int:
     if isinstance(value, _dt.datetime):
         return int(value.timestamp() * 1_000_000) * 1000
@@ -245,6 +267,10 @@ class TraceStore:
                 self._create_schema(conn)
         except sqlite3.Error as exc:
             conn.close()
+            if _is_locked(exc):
+                raise StoreError(
+                    f"the trace store {path} is locked by another process (waited {busy_timeout_s:g} s): {exc}"
+                ) from exc
             raise StoreError(f"{path} is not a usable otel-genai trace store: {exc}") from exc
         except BaseException:
             conn.close()
@@ -380,16 +406,19 @@ class TraceStore:
 
     # --- reads --------------------------------------------------------------------------------
 
+    @_reads
     def count_traces(self) -> int:
         """Number of stored traces."""
         with self._lock:
             return self._connection().execute("SELECT count(*) FROM traces").fetchone()[0]
 
+    @_reads
     def count_spans(self) -> int:
         """Number of stored spans."""
         with self._lock:
             return self._connection().execute("SELECT count(*) FROM spans").fetchone()[0]
 
+    @_reads
     def get_last_trace_id(self) -> Optional[str]:
         """Id of the trace that started last, or ``None`` for an empty store."""
         with self._lock:
@@ -398,6 +427,7 @@ class TraceStore:
             ).fetchone()
         return row[0] if row else None
 
+    @_reads
     def resolve_trace_id(self, id_or_prefix: str, *, min_prefix: int = 8) -> str:
         """Full trace id for a full id or a unique prefix of at least ``min_prefix`` hex characters.
 
@@ -428,6 +458,7 @@ class TraceStore:
             )
         return rows[0][0]
 
+    @_reads
     def get_trace(self, trace_id: str) -> Optional[Trace]:
         """The trace with this exact id (32 hex; ``tr-`` prefix accepted) with all its spans, or
         ``None`` when it is not stored."""
@@ -441,6 +472,7 @@ class TraceStore:
             spans = self._load_spans(row[0], row[1])
             return self._build_trace(row, spans, None)
 
+    @_reads
     def search_traces(
         self,
         max_results: Optional[int] = 100,

@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ... import _last_trace
 from ...semconv import attributes as A
 from ...semconv.content import ContentCapture
-from ...semconv.messages import refresh_blob_policy, to_json
+from ...semconv.messages import content_json, refresh_blob_policy
 from ...semconv.usage import TokenUsage
 from .faults import log_fault
 from .metrics import GenAIMetrics
@@ -43,7 +43,7 @@ class GenAITelemetry:
         tracer_provider / meter_provider / logger_provider: explicit providers, else the globals.
     """
 
-    __slots__ = ("tracer", "metrics", "logger", "capture", "active")
+    __slots__ = ("tracer", "metrics", "logger", "capture", "capture_enabled", "content_on_span", "active")
 
     def __init__(
         self,
@@ -58,6 +58,8 @@ class GenAITelemetry:
         self.metrics = GenAIMetrics(get_meter(scope_name, version, meter_provider, schema_url=_SCHEMA_URL))
         self.logger = get_logger(scope_name, version, logger_provider, schema_url=_SCHEMA_URL) if capture.on_event else None
         self.capture = capture
+        self.capture_enabled = capture.enabled  # read on every call: plain booleans, not enum properties
+        self.content_on_span = capture.on_span
         # False after uninstrument(): wrappers the SDK captured earlier (a client's cached
         # ``with_raw_response`` methods) then pass calls straight through
         self.active = True
@@ -82,10 +84,11 @@ class GenAITelemetry:
             kwargs.get("logger_provider"),
         )
 
-    def start(self, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> Invocation | None:
-        """Start the span for one call; ``None`` (and a logged fault) if our code fails."""
+    def start(self, operation: Operation, instance: Any, kwargs: dict[str, Any], parent: Any = None) -> Invocation | None:
+        """Start the span for one call (a child of ``parent``, default: the current context);
+        ``None`` (and a logged fault) if our code fails."""
         try:
-            return Invocation(self, operation, instance, kwargs)
+            return Invocation(self, operation, instance, kwargs, parent)
         except Exception:
             log_fault(f"{type(operation).__name__}.request")
             return None
@@ -94,22 +97,29 @@ class GenAITelemetry:
 class Invocation:
     """The span of one SDK call, from request to the end of its response (or stream)."""
 
-    __slots__ = ("telemetry", "operation", "span", "context", "attributes", "request_content", "start", "ended")
+    __slots__ = ("telemetry", "operation", "span", "context", "attributes", "request_content", "capture_output", "start", "ended")
 
-    def __init__(self, telemetry: GenAITelemetry, operation: Operation, instance: Any, kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, telemetry: GenAITelemetry, operation: Operation, instance: Any, kwargs: dict[str, Any], parent: Any = None
+    ) -> None:
         attributes = operation.request(instance, kwargs)
-        capture = telemetry.capture
-        self.request_content = operation.request_content(kwargs) if capture.enabled else None
+        self.request_content = operation.request_content(kwargs) if telemetry.capture_enabled else None
         span_attributes = attributes
-        if self.request_content and capture.on_span:
-            span_attributes = {**attributes, **{k: to_json(v) for k, v in self.request_content.items()}}
+        if self.request_content and telemetry.content_on_span:
+            span_attributes = dict(attributes)
+            for key, value in self.request_content.items():
+                span_attributes[key] = content_json(value)
         model = attributes.get(A.GEN_AI_REQUEST_MODEL)
         name = f"{operation.operation_name} {model}" if model else operation.operation_name
         self.telemetry = telemetry
         self.operation = operation
         self.attributes = attributes
-        self.span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attributes)
-        self.context = otel_context.set_value(GENAI_CALL_KEY, True, trace.set_span_in_context(self.span))
+        if parent is None:
+            parent = otel_context.get_current()
+        self.span = telemetry.tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=span_attributes)
+        self.context = otel_context.set_value(GENAI_CALL_KEY, True, trace.set_span_in_context(self.span, parent))
+        # a span the sampler dropped records nothing: its output content is not built (unless for the event)
+        self.capture_output = telemetry.capture_enabled and (telemetry.logger is not None or self.span.is_recording())
         self.start = _perf_counter()
         self.ended = False
 
@@ -119,7 +129,7 @@ class Invocation:
         if self.ended:
             return
         try:
-            response, usage, content = self.operation.response(result, self.telemetry.capture.enabled)
+            response, usage, content = self.operation.response(result, self.capture_output)
         except Exception:
             log_fault(f"{type(self.operation).__name__}.response")
             response, usage, content = {}, None, {}
@@ -129,26 +139,23 @@ class Invocation:
     def finish_stream(
         self,
         accumulator: StreamAccumulator,
-        first_chunk_at: float | None,
         chunk_times: list[float] | None,
         exc: BaseException | None = None,
     ) -> None:
-        """End the span from what the stream delivered (``*_at`` are ``perf_counter`` seconds)."""
+        """End the span from what the stream delivered (``chunk_times``: the chunks' ``perf_counter`` arrival times)."""
         if self.ended:
             return
         try:
-            response, usage, content = accumulator.result(self.telemetry.capture.enabled)
+            response, usage, content = accumulator.result(self.capture_output)
         except Exception:
             log_fault(f"{type(accumulator).__name__}.result")
             response, usage, content = {}, None, {}
         ttfc = None
-        if first_chunk_at is not None:
-            ttfc = first_chunk_at - self.start
+        if chunk_times:
+            ttfc = chunk_times[0] - self.start
             response[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-        intervals = None
-        if chunk_times and len(chunk_times) > 1:
-            intervals = [b - a for a, b in zip(chunk_times, chunk_times[1:])]
-        self._end(response, usage, content, exc, ttfc, intervals)
+            chunk_times = list(chunk_times)  # the proxy's list may still grow after the span ends
+        self._end(response, usage, content, exc, ttfc, chunk_times)
 
     # --- failure ---------------------------------------------------------------------------------
     def fail(self, exc: BaseException) -> None:
@@ -164,7 +171,7 @@ class Invocation:
         content: dict[str, Any],
         exc: BaseException | None,
         ttfc: float | None,
-        intervals: list[float] | None,
+        chunk_times: list[float] | None,
     ) -> None:
         self.ended = True
         span = self.span
@@ -173,17 +180,19 @@ class Invocation:
             error = None
             if usage is not None:
                 response.update(usage.span_attributes())
-            if content and self.telemetry.capture.on_span:
+            if content and self.telemetry.content_on_span:
                 for key, value in content.items():
-                    response[key] = to_json(value)
+                    response[key] = content_json(value)
             if exc is not None:
                 error = A.error_type(exc)
                 response[A.ERROR_TYPE] = error
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc) or error))
             span.set_attributes(response)
-            metric_attributes = GenAIMetrics.attributes(self.attributes, response.get(A.GEN_AI_RESPONSE_MODEL), error)
-            self.telemetry.metrics.record(metric_attributes, duration, usage, ttfc, intervals)
+            response_model = response.get(A.GEN_AI_RESPONSE_MODEL)
+            self.telemetry.metrics.submit(
+                self.attributes, response_model, error, span.get_span_context(), duration, usage, ttfc, chunk_times
+            )
             if self.telemetry.logger is not None:
                 self._emit_event(response, content)
         except Exception:

@@ -42,8 +42,7 @@ class _StreamProxyBase(wrapt.ObjectProxy):
         invocation = self._self_invocation
         if invocation.ended:
             return
-        times = self._self_chunk_times
-        invocation.finish_stream(self._self_accumulator, times[0] if times else None, times, exc)
+        invocation.finish_stream(self._self_accumulator, self._self_chunk_times, exc)
 
     def __del__(self) -> None:
         try:

@@ -21,11 +21,16 @@ from .streams import AsyncStreamProxy, SyncStreamProxy
 
 _attach = otel_context.attach
 _detach = otel_context.detach
-_get_value = otel_context.get_value
+_get_current = otel_context.get_current
 
 
-def _traced() -> bool:
-    return _get_value(GENAI_CALL_KEY) is None and is_instrumentation_enabled()
+def _traced_parent() -> Any:
+    """The current context if this call is to be traced, else ``None`` (inside one of our calls,
+    or instrumentation suppressed)."""
+    parent = _get_current()
+    if parent.get(GENAI_CALL_KEY) is None and is_instrumentation_enabled():
+        return parent
+    return None
 
 
 def _complete(invocation: Invocation, result: Any, kwargs: dict[str, Any], proxy_type: type) -> Any:
@@ -48,9 +53,10 @@ def sync_wrapper(telemetry: GenAITelemetry, operation: Operation) -> Callable[..
     """A ``wrapt`` wrapper tracing a synchronous SDK method as ``operation``."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if not (telemetry.active and _traced()):
+        parent = _traced_parent() if telemetry.active else None
+        if parent is None:
             return wrapped(*args, **kwargs)
-        invocation = telemetry.start(operation, instance, kwargs)
+        invocation = telemetry.start(operation, instance, kwargs, parent)
         if invocation is None:
             return wrapped(*args, **kwargs)
         token = _attach(invocation.context)
@@ -70,9 +76,10 @@ def async_wrapper(telemetry: GenAITelemetry, operation: Operation) -> Callable[.
     """A ``wrapt`` wrapper tracing an ``async def`` SDK method as ``operation``."""
 
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if not (telemetry.active and _traced()):
+        parent = _traced_parent() if telemetry.active else None
+        if parent is None:
             return await wrapped(*args, **kwargs)
-        invocation = telemetry.start(operation, instance, kwargs)
+        invocation = telemetry.start(operation, instance, kwargs, parent)
         if invocation is None:
             return await wrapped(*args, **kwargs)
         token = _attach(invocation.context)

@@ -20,16 +20,29 @@ AZURE_CLIENT_TYPES: tuple[type, ...] = ()
 
 
 
+# (base_url's server attributes dict, is Azure) -> the client attributes built from them
+_client_cache: dict[tuple[int, bool], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
 def client_attributes(resource: Any) -> dict[str, Any]:
-    """``gen_ai.provider.name``, ``server.address``, ``server.port`` of the client behind ``resource``.
+    """``gen_ai.provider.name``, ``server.address``, ``server.port`` of the client behind ``resource``;
+    shared (cached per ``base_url``), do not mutate.
 
     The provider is ``azure.ai.openai`` for ``AzureOpenAI``/``AsyncAzureOpenAI``, ``openai``
     otherwise (any ``base_url``: OpenAI-compatible servers report their real address and port).
     """
     client = resource._client
-    attrs = server_attributes(client._base_url)
-    provider = A.GenAIProviderName.AZURE_AI_OPENAI if isinstance(client, AZURE_CLIENT_TYPES) else A.GenAIProviderName.OPENAI
-    return {A.GEN_AI_PROVIDER_NAME: provider, A.MLFLOW_LLM_PROVIDER: provider, **attrs}
+    server = server_attributes(client._base_url)  # cached per URL object
+    azure = isinstance(client, AZURE_CLIENT_TYPES)
+    cached = _client_cache.get((id(server), azure))
+    if cached is not None and cached[0] is server:
+        return cached[1]
+    provider = A.GenAIProviderName.AZURE_AI_OPENAI if azure else A.GenAIProviderName.OPENAI
+    attrs = {A.GEN_AI_PROVIDER_NAME: provider, A.MLFLOW_LLM_PROVIDER: provider, **server}
+    if len(_client_cache) > 512:
+        _client_cache.clear()
+    _client_cache[(id(server), azure)] = (server, attrs)  # the strong ref keeps ``id(server)`` unique
+    return attrs
 
 
 def request_attributes(
