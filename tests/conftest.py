@@ -3,6 +3,8 @@ instrumentor bound to it, removed again after each test."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -94,3 +96,14 @@ def validate_content(attribute: str, value: str) -> Any:
     decoded = json.loads(value)
     validator.validate(decoded)
     return decoded
+
+
+async def cancel_mid_stream(consume: Any, started: asyncio.Event) -> None:
+    """Run ``consume()`` as a task, cancel it once ``started`` is set (mid-stream), check the
+    ``CancelledError`` reaches the caller, then collect garbage so any dropped stream is finalised."""
+    task = asyncio.create_task(consume())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    gc.collect()

@@ -34,6 +34,7 @@ from anthropic_support import (  # noqa: F401  (fixtures)
 
 FULL_TEXT = "".join(TEXT_PIECES)
 KWARGS = {"model": MODEL, "max_tokens": 64, "messages": USER}
+from conftest import cancel_mid_stream
 
 
 def assert_complete(span) -> None:
@@ -197,12 +198,7 @@ async def test_async_stream_helper_cancelled_mid_stream_ends_span_once(canned, t
                 received.append(text)
                 started.set()
 
-    task = asyncio.create_task(consume())
-    await started.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    gc.collect()
+    await cancel_mid_stream(consume, started)
     span = only_span(telemetry)
     assert 0 < len(received) < len(TEXT_PIECES)
     assert output_text(span).startswith("".join(received))
@@ -296,12 +292,7 @@ async def test_async_create_stream_cancelled_mid_stream_ends_span_once(canned, t
             if event.type == "content_block_delta":
                 started.set()
 
-    task = asyncio.create_task(consume())
-    await started.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    gc.collect()
+    await cancel_mid_stream(consume, started)
     span = only_span(telemetry)
     assert span.status.status_code is StatusCode.ERROR
     assert "CancelledError" in span.attributes["error.type"]

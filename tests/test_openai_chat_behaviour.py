@@ -19,6 +19,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.trace import StatusCode
 
+from conftest import cancel_mid_stream
 from otel_genai.demo import fixture
 from otel_genai.demo.server import LoopbackServer
 from otel_genai.instrumentation.openai import OpenAIInstrumentor
@@ -204,12 +205,7 @@ async def test_async_stream_cancelled_mid_stream_ends_span_once(slow_endpoint, t
             received.append(chunk)
             started.set()
 
-    task = asyncio.create_task(consume())
-    await started.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    gc.collect()
+    await cancel_mid_stream(consume, started)
     span = only_span(telemetry)
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == "asyncio.exceptions.CancelledError"

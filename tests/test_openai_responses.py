@@ -29,7 +29,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
-from conftest import validate_content
+from conftest import cancel_mid_stream, validate_content
 from otel_genai.demo.server import LoopbackServer, Request, Response
 from otel_genai.instrumentation.openai import OpenAIInstrumentor
 from otel_genai.instrumentation.openai.responses import ResponsesStreamAccumulator
@@ -740,12 +740,7 @@ async def test_async_stream_cancelled_mid_stream_ends_span_once(slow_endpoint, t
             if event.type == "response.output_text.delta":
                 started.set()
 
-    task = asyncio.create_task(consume())
-    await started.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    gc.collect()
+    await cancel_mid_stream(consume, started)
     span = only_span(telemetry)
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == "asyncio.exceptions.CancelledError"

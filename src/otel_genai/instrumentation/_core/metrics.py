@@ -39,6 +39,26 @@ _METRIC_ATTRIBUTE_KEYS = (
     A.SERVER_PORT,
 )
 
+# (slot, name, unit, description, advisory buckets) of each GenAI client histogram
+_HISTOGRAMS = (
+    ("duration", M.CLIENT_OPERATION_DURATION, M.UNIT_SECONDS, "GenAI operation duration", M.DURATION_BUCKETS),
+    ("token_usage", M.CLIENT_TOKEN_USAGE, M.UNIT_TOKENS, "Number of input and output tokens used", M.TOKEN_BUCKETS),
+    (
+        "time_to_first_chunk",
+        M.CLIENT_TIME_TO_FIRST_CHUNK,
+        M.UNIT_SECONDS,
+        "Time to receive the first chunk of a streamed response",
+        M.CHUNK_TIME_BUCKETS,
+    ),
+    (
+        "time_per_output_chunk",
+        M.CLIENT_TIME_PER_OUTPUT_CHUNK,
+        M.UNIT_SECONDS,
+        "Time between consecutive chunks of a streamed response, after the first",
+        M.CHUNK_TIME_BUCKETS,
+    ),
+)
+
 _WAKE_AT = 64  # pending calls that wake the recording thread
 _MAX_PENDING = 10_000  # beyond this the caller records (backpressure; nothing is dropped)
 _IDLE_S = 1.0  # a partial queue is recorded at the latest after this long
@@ -52,30 +72,11 @@ class GenAIMetrics:
     __slots__ = ("duration", "token_usage", "time_to_first_chunk", "time_per_output_chunk")
 
     def __init__(self, meter: Meter) -> None:
-        self.duration = meter.create_histogram(
-            M.CLIENT_OPERATION_DURATION,
-            unit=M.UNIT_SECONDS,
-            description="GenAI operation duration",
-            explicit_bucket_boundaries_advisory=M.DURATION_BUCKETS,
-        )
-        self.token_usage = meter.create_histogram(
-            M.CLIENT_TOKEN_USAGE,
-            unit=M.UNIT_TOKENS,
-            description="Number of input and output tokens used",
-            explicit_bucket_boundaries_advisory=M.TOKEN_BUCKETS,
-        )
-        self.time_to_first_chunk = meter.create_histogram(
-            M.CLIENT_TIME_TO_FIRST_CHUNK,
-            unit=M.UNIT_SECONDS,
-            description="Time to receive the first chunk of a streamed response",
-            explicit_bucket_boundaries_advisory=M.CHUNK_TIME_BUCKETS,
-        )
-        self.time_per_output_chunk = meter.create_histogram(
-            M.CLIENT_TIME_PER_OUTPUT_CHUNK,
-            unit=M.UNIT_SECONDS,
-            description="Time between consecutive chunks of a streamed response, after the first",
-            explicit_bucket_boundaries_advisory=M.CHUNK_TIME_BUCKETS,
-        )
+        for slot, name, unit, description, buckets in _HISTOGRAMS:
+            histogram = meter.create_histogram(
+                name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
+            )
+            setattr(self, slot, histogram)
         # reports nothing: its callback records the pending measurements before each collection
         meter.create_observable_gauge(M.PENDING_FLUSH_INSTRUMENT, callbacks=[_flush_callback])
 
