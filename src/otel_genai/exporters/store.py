@@ -6,7 +6,8 @@ with no arguments; the store path then comes from :func:`otel_genai.store.defaul
 
 Each ``export()`` batch is one transaction (all-or-nothing). ``export()`` never raises: when the store
 is locked, corrupt or unwritable it logs one warning (further consecutive failures at debug level) and
-returns ``FAILURE``.
+returns ``FAILURE``. A path naming another application's SQLite database is refused for good: one
+warning, the file is never modified, and every export returns ``FAILURE``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, List, Optional, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ..store.db import DEFAULT_BUSY_TIMEOUT_S, PathLike, TraceStore, default_store_path
+from ..store.db import DEFAULT_BUSY_TIMEOUT_S, STORE_PATH_ENV, ForeignStoreError, PathLike, TraceStore, default_store_path
 from ..store.model import SpanRecord
 
 _logger = logging.getLogger(__name__)
@@ -82,6 +83,9 @@ class TraceStoreSpanExporter(SpanExporter):
             never touches the disk and never fails.
         busy_timeout_s: seconds to wait for another process's write lock before the batch fails.
 
+    The file must be missing, empty or an otel-genai store: another application's SQLite database
+    is never written to (one warning; every export then returns ``FAILURE``).
+
     Use with a ``BatchSpanProcessor`` (one transaction per batch: tens of thousands of spans/s); a
     ``SimpleSpanProcessor`` works too but pays one transaction per span.
     """
@@ -94,6 +98,7 @@ class TraceStoreSpanExporter(SpanExporter):
         self._lock = threading.Lock()
         self._shutdown = False
         self._failing = False
+        self._refused: Optional[ForeignStoreError] = None  # the path is another application's database
         self._abandoned: List[Any] = []
 
     @property
@@ -121,10 +126,20 @@ class TraceStoreSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         if not spans:
             return SpanExportResult.SUCCESS
+        if self._refused is not None:
+            _logger.debug("otel-genai: dropped %d spans: %s", len(spans), self._refused)
+            return SpanExportResult.FAILURE
         try:
             cache: list = [None, None]
             records = [span_to_record(s, cache) for s in spans]
             self._get_store().write_spans(records)
+        except ForeignStoreError as exc:  # never retried: the file is left alone from now on
+            self._refused = exc
+            _logger.warning(
+                "otel-genai: dropped %d spans and will export no more: %s (choose another file, e.g. with %s)",
+                len(spans), exc, STORE_PATH_ENV,
+            )
+            return SpanExportResult.FAILURE
         except Exception as exc:  # noqa: BLE001 - an exporter must never raise into the SDK
             self._report_failure(len(spans), exc)
             return SpanExportResult.FAILURE

@@ -11,11 +11,19 @@ number of processes (SQLite serialises writers; WAL lets readers run alongside).
   date by an UPSERT in the same transaction as the spans, so listing traces never scans spans.
 
 Every :meth:`TraceStore.write_spans` call is one transaction: all of the batch is stored, or none.
+
+A store carries a marker, ``PRAGMA application_id = APPLICATION_ID``, set with the schema. Before it
+writes anything, :class:`TraceStore` checks what the file is: a missing or empty file (0 bytes, or a
+SQLite database without a single table) becomes a store; a file with the marker, or a store created
+before the marker existed (our three tables with our columns, ``user_version`` 1; marked when next
+opened for writing), is used; anything else is another application's database and is refused
+(:class:`ForeignStoreError`) without being modified, whether it was opened for reading or writing.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import functools
 import hashlib
 import json
@@ -33,6 +41,10 @@ STORE_PATH_ENV = "OTEL_GENAI_STORE_PATH"
 """Environment variable naming the store file; overrides the per-user default."""
 
 SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` of every store otel-genai creates (the bytes ``b"ogen"``)
+APPLICATION_ID = 0x6F67656E
+#: ``user_version`` of the stores written before :data:`APPLICATION_ID` was set (recognised by their tables)
+_UNMARKED_SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT_S = 2.0
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -47,8 +59,22 @@ class StoreNotFoundError(StoreError, FileNotFoundError):
     """Reading from a store file that does not exist (reads never create the file)."""
 
     def __init__(self, path: PathLike):
-        super().__init__(f"no trace store at {path}")
-        self.filename = str(path)
+        super().__init__(errno.ENOENT, "no trace store", str(path))  # str(): "[Errno 2] no trace store: '<path>'"
+
+
+class ForeignStoreError(StoreError):
+    """The file is a SQLite database of another application: otel-genai neither reads nor writes it.
+
+    ``path`` is the file; ``detail`` says what identified it (its tables, or its application id).
+    """
+
+    def __init__(self, path: PathLike, detail: str):
+        super().__init__(
+            f"{path} is a SQLite database of another application ({detail}), not an otel-genai trace"
+            " store; it is left untouched"
+        )
+        self.path = Path(path)
+        self.detail = detail
 
 
 class StoreWriteError(StoreError):
@@ -115,6 +141,57 @@ _SCHEMA = (
         UNIQUE (trace_key, span_id)
     )""",
 )
+
+
+
+@functools.lru_cache(maxsize=None)
+def _schema_columns() -> dict:
+    """{table: (column, ...)} of the schema above, read from an in-memory database built with it."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        return {table: _columns(conn, table) for table in ("resources", "traces", "spans")}
+    finally:
+        conn.close()
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> tuple:
+    return tuple(row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,)))
+
+
+# what a database file holds, for :func:`_classify`
+_EMPTY, _OURS, _UNMARKED = "empty", "ours", "unmarked"
+
+
+def _classify(conn: sqlite3.Connection, path: PathLike) -> str:
+    """What the database open on ``conn`` is, read without writing anything.
+
+    Returns ``"empty"`` (no schema object and no application id: a new or 0-byte file),
+    ``"ours"`` (our :data:`APPLICATION_ID`) or ``"unmarked"`` (a store written before the marker:
+    ``user_version`` 1 and our three tables with exactly our columns).
+
+    Raises:
+        ForeignStoreError: anything else (another application id, or other tables).
+        sqlite3.Error: the file cannot be read as a database.
+    """
+    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if application_id == APPLICATION_ID:
+        return _OURS
+    if application_id != 0:
+        raise ForeignStoreError(path, f"application id {application_id:#010x}")
+    objects = conn.execute("SELECT type, name FROM sqlite_master").fetchall()
+    if not objects:
+        return _EMPTY
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == _UNMARKED_SCHEMA_VERSION and all(
+        _columns(conn, table) == columns for table, columns in _schema_columns().items()
+    ):
+        return _UNMARKED
+    tables = sorted(name for kind, name in objects if kind == "table" and not name.startswith("sqlite_"))
+    shown = ", ".join(repr(t) for t in tables[:5]) + (", ..." if len(tables) > 5 else "")
+    raise ForeignStoreError(path, f"tables {shown}" if tables else "no tables but other schema objects")
+
 
 _INSERT_RESOURCE = "INSERT OR IGNORE INTO resources (resource_id, attributes) VALUES (?, ?)"
 _INSERT_SPAN = (
@@ -220,9 +297,14 @@ class TraceStore:
             on first use, the schema is set up and the database is switched to WAL mode.
         busy_timeout_s: how long (seconds) a statement waits for another writer's lock before failing.
 
+    The file is checked before anything is written (see the module docstring): it must be missing,
+    empty, or a store; a store made before the marker existed gets it on its first writable open.
+
     Raises:
         StoreNotFoundError: ``read_only`` and the file does not exist.
-        StoreError: the file cannot be opened or is not a trace store.
+        ForeignStoreError: the file is another application's SQLite database (it is not modified).
+        StoreError: the file cannot be opened, is not a usable trace store (corrupt, locked, empty
+            when ``read_only``), or was written by a newer otel-genai.
     """
 
     def __init__(
@@ -242,64 +324,84 @@ class TraceStore:
 
     def _open(self, busy_timeout_s: float) -> sqlite3.Connection:
         path = self.path
-        if self.read_only:
-            if not path.exists():
-                raise StoreNotFoundError(path)
-            target, uri = path.resolve().as_uri() + "?mode=ro", True
+        if path.exists():
+            # looked at read-only first: a writable connection to another application's database
+            # could change it (a WAL checkpoint, a journal recovery) just by opening and closing
+            conn = self._connect(busy_timeout_s, read_only=True)
+            self._set_up(conn, busy_timeout_s, self._check_kind)
+            if self.read_only:
+                return conn
+            conn.close()
+        elif self.read_only:
+            raise StoreNotFoundError(path)
         else:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the trace store directory {path.parent}: {exc}") from exc
-            target, uri = str(path), False
+        conn = self._connect(busy_timeout_s, read_only=False)
+        self._set_up(conn, busy_timeout_s, self._create_schema)
+        return conn
+
+    def _connect(self, busy_timeout_s: float, *, read_only: bool) -> sqlite3.Connection:
+        target = self.path.resolve().as_uri() + "?mode=ro" if read_only else str(self.path)
         try:
-            conn = sqlite3.connect(
-                target, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False, uri=uri
+            return sqlite3.connect(
+                target, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False, uri=read_only
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the trace store {path}: {exc}") from exc
+            raise StoreError(f"cannot open the trace store {self.path}: {exc}") from exc
+
+    def _set_up(self, conn: sqlite3.Connection, busy_timeout_s: float, step: Any) -> None:
+        """Run ``step(conn)``; on any failure close ``conn`` and raise (SQLite errors as :class:`StoreError`)."""
         try:
-            if self.read_only:
-                self._check_schema(conn)
-            else:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                self._create_schema(conn)
+            step(conn)
         except sqlite3.Error as exc:
             conn.close()
             if _is_locked(exc):
                 raise StoreError(
-                    f"the trace store {path} is locked by another process (waited {busy_timeout_s:g} s): {exc}"
+                    f"the trace store {self.path} is locked by another process (waited {busy_timeout_s:g} s): {exc}"
                 ) from exc
-            raise StoreError(f"{path} is not a usable otel-genai trace store: {exc}") from exc
+            raise StoreError(f"{self.path} is not a usable otel-genai trace store: {exc}") from exc
         except BaseException:
             conn.close()
             raise
-        return conn
+
+    def _check_kind(self, conn: sqlite3.Connection) -> str:
+        """:func:`_classify` the file; for reading, it must hold a store (not only be empty)."""
+        kind = _classify(conn, self.path)
+        if self.read_only:
+            if kind == _EMPTY:
+                raise StoreError(f"{self.path} is empty: no spans have been stored in it yet")
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"spans", "traces", "resources"} <= names:
+                raise StoreError(f"{self.path} is not an otel-genai trace store (its tables are missing)")
+        return kind
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer otel-genai (schema {version} > {SCHEMA_VERSION})"
-            )
+        """Under the write lock, classify the file again (another process may have set it up, or
+        written into it, since the read-only look), create the schema or set the marker; then WAL."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            kind = _classify(conn, self.path)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer otel-genai (schema {version} > {SCHEMA_VERSION})"
+                )
+            if kind == _EMPTY or version < SCHEMA_VERSION:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if kind != _OURS:
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-
-    def _check_schema(self, conn: sqlite3.Connection) -> None:
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"spans", "traces", "resources"} <= names:
-            raise StoreError(f"{self.path} is not an otel-genai trace store")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
