@@ -7,16 +7,22 @@ their parser(s) and set ``handler=<function(args) -> int>`` with ``set_defaults`
 ``otel-genai demo``         run an instrumented example app against a local endpoint, print its token usage.
 ``otel-genai traces list``  newest traces of the embedded store, one line each.
 ``otel-genai traces show``  one trace as a span tree, with token usage per LLM span and in total.
+``otel-genai serve``        an OTLP/HTTP receiver in front of the store (:mod:`otel_genai.store.receiver`).
 
-Errors the user can act on (no store file, unknown trace id) print one line on stderr and exit 1.
+Errors the user can act on (no store file, another application's database, unknown trace id, a
+port in use) print one line on stderr and exit 1; bad arguments print argparse's one-line
+``otel-genai <command>: error: ...`` and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import math
 import os
+import signal
 import sys
+import threading
 from typing import Callable, Dict, List, Optional, Sequence
 
 from .demo.run import DemoError, register_demo
@@ -27,7 +33,15 @@ from .store import (
     TraceStore,
     default_store_path,
 )
-from .store.receiver import register_serve
+from .store.db import ForeignStoreError
+from .store.receiver import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_READ_TIMEOUT_S,
+    TOKEN_ENV,
+    OTLPReceiver,
+)
 from .store.usage import BASE_KEYS, CACHE_KEYS, aggregate_span_usage
 
 PROG = "otel-genai"
@@ -92,15 +106,19 @@ def _table(headers: Sequence[str], rows: List[Sequence[str]], right: Sequence[in
 # --- traces -------------------------------------------------------------------------------------
 
 
+_OTHER_FILE_HINT = "pass --store PATH or set OTEL_GENAI_STORE_PATH"
+
+
 def _open_store(path: Optional[str]) -> TraceStore:
     resolved = default_store_path(path)
     try:
         return TraceStore(resolved, read_only=True)
     except StoreNotFoundError:
         raise CliError(
-            f"no trace store at {resolved} (nothing has been exported there yet;"
-            " pass --store PATH or set OTEL_GENAI_STORE_PATH)"
+            f"no trace store at {resolved} (nothing has been exported there yet; {_OTHER_FILE_HINT})"
         ) from None
+    except ForeignStoreError as exc:
+        raise CliError(f"{exc} ({_OTHER_FILE_HINT})") from None
 
 
 def _cmd_traces_list(args: argparse.Namespace) -> int:
@@ -248,13 +266,40 @@ def _cmd_traces_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
+# --- argument types: a bad value is argparse's one-line error, exit status 2 ----------------------
+
+
+def _int(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    """An integer >= 1."""
+    value = _int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0..65535 (0: any free port)."""
+    value = _int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535 (0 picks a free one): {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """A finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text}")
     return value
 
 
@@ -284,6 +329,57 @@ def register_traces(subparsers: "argparse._SubParsersAction") -> None:
     which.add_argument("--last", action="store_true", help="the most recently started trace")
     p_show.add_argument("--store", metavar="PATH", help=store_help)
     p_show.set_defaults(handler=_cmd_traces_show)
+
+
+# --- serve --------------------------------------------------------------------------------------
+
+
+def register_serve(subparsers: "argparse._SubParsersAction") -> None:
+    """``otel-genai serve``: receive OTLP/HTTP traces into the embedded store."""
+    p = subparsers.add_parser(
+        "serve",
+        help="receive OTLP/HTTP traces (protobuf or JSON) into the embedded trace store",
+        description="An OTLP/HTTP receiver in front of the embedded trace store: POST /v1/traces "
+        "(application/x-protobuf or application/json, gzip or not), GET /health. Point an app "
+        "(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://HOST:PORT/v1/traces) or a collector's otlphttp "
+        "exporter at it.",
+    )
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                   help=f"port to bind, 0..65535 (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--store", metavar="PATH",
+                   help="the trace store file (default: $OTEL_GENAI_STORE_PATH or the per-user data dir)")
+    p.add_argument("--token", default=None,
+                   help=f"require 'Authorization: Bearer TOKEN' on /v1/traces (default: ${TOKEN_ENV}, else none)")
+    p.add_argument("--max-body-size", type=_positive_int, default=DEFAULT_MAX_BODY_BYTES, metavar="BYTES",
+                   help=f"largest accepted body, compressed or not (default {DEFAULT_MAX_BODY_BYTES})")
+    p.add_argument("--read-timeout", type=_positive_seconds, default=DEFAULT_READ_TIMEOUT_S, metavar="SECONDS",
+                   help="time a request may take to arrive from its first byte, and a kept-alive connection"
+                   f" may stay idle (default {DEFAULT_READ_TIMEOUT_S:g}); a slower request gets 408")
+    p.set_defaults(handler=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
+    try:
+        receiver = OTLPReceiver(
+            args.store, host=args.host, port=args.port, token=token, max_body_bytes=args.max_body_size,
+            read_timeout_s=args.read_timeout,
+        )
+    except ForeignStoreError as exc:
+        raise CliError(f"{exc} ({_OTHER_FILE_HINT})") from None
+    except OSError as exc:  # the address is taken, or not ours
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    # SIGTERM (a service manager, a test) stops as cleanly as Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=receiver.shutdown, daemon=True).start())
+    auth = "bearer token required" if token else "no authentication"
+    print(f"otel-genai: receiving OTLP/HTTP traces at {receiver.endpoint} -> {receiver.store.path}"
+          f" ({auth}; Ctrl-C to stop)", flush=True)
+    try:
+        receiver.serve_forever()
+    finally:
+        receiver.close()
+    return 0
 
 
 def _usage_error(parser: argparse.ArgumentParser) -> int:

@@ -14,33 +14,38 @@ What it speaks (https://opentelemetry.io/docs/specs/otlp/#otlphttp):
   request's encoding; spans with invalid ids are left out and counted in ``partial_success``.
 * A batch is one store transaction: all of its valid spans are stored, or none (503 when the store
   cannot take it: the client retries).
+* The body comes with a ``Content-Length`` or ``Transfer-Encoding: chunked``.
 * Errors carry a ``google.rpc.Status`` with a message: 400 malformed body, 401 missing/wrong bearer
-  token (``--token``), 404 unknown path, 405 wrong method, 413 body over the size limit (compressed
-  or not), 415 other content types or encodings.
+  token (``--token``), 404 unknown path, 405 wrong method, 408 request not received within the read
+  timeout, 411 no length, 413 body over the size limit (compressed or not), 415 other content types or
+  encodings, 501 other transfer codings.
+* Timeouts: from its first byte, a request (headers and body) must arrive within the read timeout
+  (``--read-timeout``, default 10 s), else 408 (or, in the headers, the connection is closed); a kept-
+  alive connection idle for as long is closed. A slow client holds only its own thread.
 * ``GET /health`` answers ``{"status": "ok"}`` (no token needed).
 
 Built on the standard library's ``http.server`` (a thread per connection, HTTP/1.1 keep-alive); the
 store's single connection is shared under its lock, so concurrent clients are safe. Binds
 ``127.0.0.1`` unless told otherwise.
 
-Layout, top-down: the CLI registrar, :class:`OTLPReceiver` (server lifecycle), the request handler
-(HTTP checks), :func:`ingest` (bytes -> stored spans), :func:`parse_export_request` (protobuf or OTLP
+The command line (``otel-genai serve``) is in :mod:`otel_genai.cli`. Layout, top-down:
+:class:`OTLPReceiver` (server lifecycle), the request handler (HTTP checks, timeouts), :func:`ingest` (bytes -> stored spans), :func:`parse_export_request` (protobuf or OTLP
 JSON -> message) and :func:`request_to_records` (message -> :class:`SpanRecord`, shared by both
 encodings).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hmac
+import io
 import json
 import logging
-import os
-import signal
+import math
 import socket
 import sqlite3
 import threading
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -62,12 +67,12 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_PORT",
+    "DEFAULT_READ_TIMEOUT_S",
     "TOKEN_ENV",
     "IngestError",
     "OTLPReceiver",
     "ingest",
     "parse_export_request",
-    "register_serve",
     "request_to_records",
 ]
 
@@ -76,6 +81,8 @@ DEFAULT_PORT = 4318
 #: the OTel Collector's own default ``max_request_body_size`` (20 MiB), applied to the body as
 #: received and again after decompression
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
+#: seconds a request may take to arrive from its first byte, and a kept-alive connection may stay idle
+DEFAULT_READ_TIMEOUT_S = 10.0
 TOKEN_ENV = "OTEL_GENAI_SERVE_TOKEN"
 TRACES_PATH = "/v1/traces"
 HEALTH_PATH = "/health"
@@ -86,52 +93,7 @@ JSON = "application/json"
 # a rejected request's unread body is drained (so the client reads our answer) up to this size;
 # beyond it the connection is simply closed
 _DRAIN_LIMIT = 64 * 1024 * 1024
-_SOCKET_TIMEOUT_S = 30.0
-
-
-# --- the command --------------------------------------------------------------------------------
-
-
-def register_serve(subparsers: argparse._SubParsersAction) -> None:
-    """``otel-genai serve``: receive OTLP/HTTP traces into the embedded store."""
-    p = subparsers.add_parser(
-        "serve",
-        help="receive OTLP/HTTP traces (protobuf or JSON) into the embedded trace store",
-        description="An OTLP/HTTP receiver in front of the embedded trace store: POST /v1/traces "
-        "(application/x-protobuf or application/json, gzip or not), GET /health. Point an app "
-        "(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://HOST:PORT/v1/traces) or a collector's otlphttp "
-        "exporter at it.",
-    )
-    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help=f"port to bind (default {DEFAULT_PORT}; 0 picks a free one)")
-    p.add_argument("--store", metavar="PATH",
-                   help="the trace store file (default: $OTEL_GENAI_STORE_PATH or the per-user data dir)")
-    p.add_argument("--token", default=None,
-                   help=f"require 'Authorization: Bearer TOKEN' on /v1/traces (default: ${TOKEN_ENV}, else none)")
-    p.add_argument("--max-body-size", type=int, default=DEFAULT_MAX_BODY_BYTES, metavar="BYTES",
-                   help=f"largest accepted body, compressed or not (default {DEFAULT_MAX_BODY_BYTES})")
-    p.set_defaults(handler=_cmd_serve)
-
-
-def _cmd_serve(args: argparse.Namespace) -> int:
-    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
-    try:
-        receiver = OTLPReceiver(
-            args.store, host=args.host, port=args.port, token=token, max_body_bytes=args.max_body_size
-        )
-    except OSError as exc:  # the address is taken, or not ours: one line on stderr, exit status 1
-        raise SystemExit(f"otel-genai: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    # SIGTERM (a service manager, a test) stops as cleanly as Ctrl-C
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=receiver.shutdown, daemon=True).start())
-    auth = "bearer token required" if token else "no authentication"
-    print(f"otel-genai: receiving OTLP/HTTP traces at {receiver.endpoint} -> {receiver.store.path}"
-          f" ({auth}; Ctrl-C to stop)", flush=True)
-    try:
-        receiver.serve_forever()
-    finally:
-        receiver.close()
-    return 0
+_MAX_TRAILER_LINES = 64
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -146,9 +108,17 @@ class OTLPReceiver:
         host, port: where to listen (``port=0``: a free port, see :attr:`port`).
         token: when set, ``POST /v1/traces`` needs ``Authorization: Bearer <token>`` (else 401).
         max_body_bytes: largest accepted body, both as received and after decompression (else 413).
+        read_timeout_s: seconds a request may take to arrive, from its first byte to the end of its
+            body (else 408, or the connection is closed), and a kept-alive connection may stay idle.
 
     Use :meth:`serve_forever` (blocking), or as a context manager (serves in a daemon thread).
-    The socket is bound in the constructor (``OSError`` when the address is taken).
+    The socket is bound in the constructor.
+
+    Raises:
+        ValueError: ``port`` not in 0..65535, ``max_body_bytes`` < 1, ``read_timeout_s`` not a
+            positive finite number.
+        OSError: the address is taken or cannot be bound.
+        StoreError: the store cannot be opened (e.g. :class:`~otel_genai.store.db.ForeignStoreError`).
     """
 
     def __init__(
@@ -159,11 +129,19 @@ class OTLPReceiver:
         port: int = DEFAULT_PORT,
         token: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
     ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be in 0..65535, not {port}")
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
+        if not (read_timeout_s > 0 and math.isfinite(read_timeout_s)):
+            raise ValueError(f"read_timeout_s must be a positive number of seconds, not {read_timeout_s}")
         self._owns_store = not isinstance(store, TraceStore)
         self.store = TraceStore(default_store_path(store)) if self._owns_store else store
         self.token = token
         self.max_body_bytes = max_body_bytes
+        self.read_timeout_s = read_timeout_s
         server_class = _IPv6Server if ":" in host else _Server
         try:
             self._server = server_class((host, port), _Handler)
@@ -240,13 +218,67 @@ class IngestError(Exception):
 
 
 # google.rpc.Code for each HTTP status we answer with
-_RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 500: 13, 503: 14}
+_RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 500: 13, 501: 12, 503: 14}
+
+
+class _TimedReader(io.RawIOBase):
+    """A connection's reads, bounded in time (``timeout_s`` seconds).
+
+    Waiting for a request's first byte lasts at most ``timeout_s`` (an idle connection); from that
+    byte on, :attr:`deadline` bounds the whole request however slowly it trickles in. Reads past it
+    raise ``TimeoutError``. The socket is left with ``timeout_s`` as its timeout, for our writes.
+    """
+
+    def __init__(self, sock: socket.socket, timeout_s: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._timeout_s = timeout_s
+        self.deadline: float | None = None  # monotonic time; None: between requests
+
+    def next_request(self) -> None:
+        """The next read waits for a new request: idle again until its first byte."""
+        self.deadline = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is None:
+            wait = self._timeout_s
+        else:
+            wait = self.deadline - time.monotonic()
+            if wait <= 0:
+                raise self._timed_out()
+        self._sock.settimeout(wait)
+        try:
+            received = self._sock.recv_into(buffer)
+        except TimeoutError:
+            raise self._timed_out() from None
+        finally:
+            self._sock.settimeout(self._timeout_s)
+        if self.deadline is None and received:
+            self.deadline = time.monotonic() + self._timeout_s
+        return received
+
+    def _timed_out(self) -> TimeoutError:
+        if self.deadline is None:
+            return TimeoutError(f"no request within {self._timeout_s:g} s (idle connection)")
+        return TimeoutError(f"the request did not arrive in full within the {self._timeout_s:g}-second read timeout")
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = _SOCKET_TIMEOUT_S  # a silent client does not hold its thread forever
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self._reader = _TimedReader(self.connection, self.server.receiver.read_timeout_s)
+        self.connection.settimeout(self.server.receiver.read_timeout_s)  # for writes to a client that does not read
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.next_request()
+        super().handle_one_request()  # a timeout in the request line or headers closes the connection
 
     def do_POST(self) -> None:
         self._answer(self._post)
@@ -264,7 +296,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             status, content_type, body = route(path)
         except Exception as exc:  # noqa: BLE001 - every failure is answered; the server keeps serving
-            if not isinstance(exc, IngestError):
+            if isinstance(exc, TimeoutError):  # the rest of the body may still come: never reuse
+                self.close_connection = True
+                exc = IngestError(408, str(exc))
+            elif not isinstance(exc, IngestError):
                 _logger.exception("otel-genai serve: unexpected error on %s %s", self.command, path)
                 exc = IngestError(500, f"internal error: {exc!r}")
             self._discard_body()
@@ -322,8 +357,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self, limit: int) -> bytes:
         """The request body (Content-Length or chunked), at most ``limit`` bytes, else 413."""
         self._body_read = True
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+        codings = self._transfer_codings()
+        if codings == ["chunked"]:
             return self._read_chunked(limit)
+        if codings:
+            self.close_connection = True  # the body's end cannot be found
+            raise IngestError(501, f"unsupported Transfer-Encoding {self.headers.get('Transfer-Encoding')!r}:"
+                                   " send chunked or a Content-Length")
         length_header = self.headers.get("Content-Length")
         if length_header is None:
             self.close_connection = True
@@ -345,29 +385,39 @@ class _Handler(BaseHTTPRequestHandler):
             raise IngestError(400, f"truncated body: {len(body)} of {length} bytes received")
         return body
 
+    def _transfer_codings(self) -> list[str]:
+        """The request's ``Transfer-Encoding`` codings, lower case (``[]`` when there is none)."""
+        header = self.headers.get("Transfer-Encoding") or ""
+        return [c.strip().lower() for c in header.split(",") if c.strip()]
+
     def _read_chunked(self, limit: int) -> bytes:
+        """A ``Transfer-Encoding: chunked`` body (RFC 9112 §7.1): chunks of hex size, extensions and
+        trailers ignored; at most ``limit`` bytes (else 413), 400 when malformed or cut short."""
         parts: list[bytes] = []
         size = 0
         try:
             while True:
-                line = self.rfile.readline(1024)
-                chunk = int(line.split(b";", 1)[0].strip() or b"x", 16)
+                chunk = _chunk_size(self.rfile.readline(1024))
                 if chunk == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(parts)
+                    for _ in range(_MAX_TRAILER_LINES):
+                        if self.rfile.readline(1024) in (b"\r\n", b"\n", b""):
+                            return b"".join(parts)
+                    raise ValueError("too many trailer lines")
                 size += chunk
                 if size > limit:
                     self.close_connection = True
                     raise IngestError(413, f"chunked body is over the {limit}-byte limit")
                 data = self.rfile.read(chunk)
                 if len(data) != chunk:
-                    raise ValueError("short chunk")
+                    raise ValueError(f"chunk cut short: {len(data)} of {chunk} bytes")
                 parts.append(data)
-                self.rfile.readline(1024)
-        except (ValueError, OSError):
+                if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                    raise ValueError("no line break after a chunk's data")
+        except TimeoutError:
+            raise
+        except (ValueError, OSError) as exc:
             self.close_connection = True
-            raise IngestError(400, "malformed chunked body") from None
+            raise IngestError(400, f"malformed chunked body: {exc}") from None
 
     def _discard_body(self) -> None:
         """After an early error, read away the unread body so the client gets our answer, or close."""
@@ -379,7 +429,7 @@ class _Handler(BaseHTTPRequestHandler):
                 unread = int(self.headers.get("Content-Length") or 0)
             except ValueError:
                 unread = _DRAIN_LIMIT + 1
-            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            if self._transfer_codings():  # its length is unknown
                 unread = _DRAIN_LIMIT + 1
         if unread > _DRAIN_LIMIT:
             self.close_connection = True
@@ -403,6 +453,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         _logger.debug("otel-genai serve: %s - %s", self.address_string(), format % args)
+
+
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _chunk_size(line: bytes) -> int:
+    """The size in a chunk-size line (``1a;ext=v\\r\\n``); ``ValueError`` unless it is hex digits."""
+    if not line.endswith(b"\n"):
+        raise ValueError("chunk-size line cut short or too long")
+    digits = line.split(b";", 1)[0].strip()
+    if not digits or len(digits) > 16 or not _HEX_DIGITS.issuperset(digits):
+        raise ValueError(f"invalid chunk size {digits[:20]!r}")
+    return int(digits, 16)
 
 
 def _not_found(path: str) -> str:
