@@ -325,13 +325,12 @@ class TraceStore:
     def _open(self, busy_timeout_s: float) -> sqlite3.Connection:
         path = self.path
         if path.exists():
-            # looked at read-only first: a writable connection to another application's database
-            # could change it (a WAL checkpoint, a journal recovery) just by opening and closing
-            conn = self._connect(busy_timeout_s, read_only=True)
-            self._set_up(conn, busy_timeout_s, self._check_kind)
-            if self.read_only:
-                return conn
-            conn.close()
+            # what the file is, asked before using it: read-only (a writable connection to another
+            # application's database could change it just by closing: a checkpoint, a recovery) and,
+            # for a WAL database closed cleanly, immutable (else the -wal and -shm files are created)
+            probe = self._connect(busy_timeout_s, read_only=True, immutable=self._wal_without_log())
+            self._set_up(probe, busy_timeout_s, self._check_kind)
+            probe.close()
         elif self.read_only:
             raise StoreNotFoundError(path)
         else:
@@ -339,12 +338,26 @@ class TraceStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the trace store directory {path.parent}: {exc}") from exc
-        conn = self._connect(busy_timeout_s, read_only=False)
-        self._set_up(conn, busy_timeout_s, self._create_schema)
+        conn = self._connect(busy_timeout_s, read_only=self.read_only)
+        # checked again on the connection kept: the file may have changed since the probe
+        self._set_up(conn, busy_timeout_s, self._check_kind if self.read_only else self._create_schema)
         return conn
 
-    def _connect(self, busy_timeout_s: float, *, read_only: bool) -> sqlite3.Connection:
-        target = self.path.resolve().as_uri() + "?mode=ro" if read_only else str(self.path)
+    def _wal_without_log(self) -> bool:
+        """The file is a WAL-mode SQLite database (header byte 18 is 2) with no ``-wal`` file beside it."""
+        try:
+            with open(self.path, "rb") as f:
+                header = f.read(20)
+        except OSError:
+            return False
+        wal_mode = header[:16] == b"SQLite format 3\x00" and header[18:19] == b"\x02"
+        return wal_mode and not Path(f"{self.path}-wal").exists()
+
+    def _connect(self, busy_timeout_s: float, *, read_only: bool, immutable: bool = False) -> sqlite3.Connection:
+        if read_only:
+            target = self.path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+        else:
+            target = str(self.path)
         try:
             return sqlite3.connect(
                 target, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False, uri=read_only
