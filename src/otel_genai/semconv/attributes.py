@@ -108,6 +108,12 @@ class OpenAIApiType:
     RESPONSES = "responses"
 
 
+#: ``finish_reason`` of the output-message schema (semconv v1.41.1 ``gen-ai-output-messages.json``:
+#: stop, length, content_filter, tool_call, error) for a generation that did not finish normally;
+#: used for a stream the consumer left before the provider sent its finish reason
+FINISH_REASON_ERROR = "error"
+
+
 class GenAITokenType:
     """Values of ``gen_ai.token.type`` on ``gen_ai.client.token.usage``."""
 

@@ -22,6 +22,7 @@ from ...semconv.content import ContentCapture
 from ...semconv.messages import content_json, refresh_blob_policy
 from ...semconv.usage import TokenUsage
 from .faults import log_fault
+from .lifecycle import open_invocations as _open_invocations
 from .metrics import GenAIMetrics
 from .operation import Operation, StreamAccumulator
 
@@ -97,7 +98,20 @@ class GenAITelemetry:
 class Invocation:
     """The span of one SDK call, from request to the end of its response (or stream)."""
 
-    __slots__ = ("telemetry", "operation", "span", "context", "attributes", "request_content", "capture_output", "start", "ended")
+    __slots__ = (
+        "telemetry",
+        "operation",
+        "span",
+        "context",
+        "attributes",
+        "request_content",
+        "capture_output",
+        "start",
+        "ended",
+        "accumulator",
+        "chunk_times",
+        "returned",
+    )
 
     def __init__(
         self, telemetry: GenAITelemetry, operation: Operation, instance: Any, kwargs: dict[str, Any], parent: Any = None
@@ -122,6 +136,11 @@ class Invocation:
         self.capture_output = telemetry.capture_enabled and (telemetry.logger is not None or self.span.is_recording())
         self.start = _perf_counter()
         self.ended = False
+        # set by a stream proxy: what the stream delivered so far, and when the SDK call returned it
+        self.accumulator: StreamAccumulator | None = None
+        self.chunk_times: list[float] | None = None
+        self.returned: float | None = None
+        _open_invocations[id(self)] = self
 
     # --- non-streamed result -----------------------------------------------------------------
     def finish(self, result: Any) -> None:
@@ -136,26 +155,52 @@ class Invocation:
         self._end(response, usage, content, None, None, None)
 
     # --- streamed result -----------------------------------------------------------------------
-    def finish_stream(
-        self,
-        accumulator: StreamAccumulator,
-        chunk_times: list[float] | None,
-        exc: BaseException | None = None,
-    ) -> None:
-        """End the span from what the stream delivered (``chunk_times``: the chunks' ``perf_counter`` arrival times)."""
+    def stream_started(self, accumulator: StreamAccumulator, chunk_times: list[float]) -> None:
+        """A stream proxy took over the result: the span now ends with the stream. ``chunk_times``
+        is the proxy's list of chunk arrival times (``perf_counter`` s), appended to as chunks arrive."""
+        self.accumulator = accumulator
+        self.chunk_times = chunk_times
+        self.returned = _perf_counter()
+
+    def finish_stream(self, exc: BaseException | None = None, complete: bool = False) -> None:
+        """End the span now, from what the stream delivered.
+
+        Args:
+            exc: the exception that ended the stream (SDK error, the user's exception in a ``with``
+                block, ``CancelledError``...): status ERROR with its ``error.type``.
+            complete: True when the stream was read to its end; otherwise it was left early
+                (``close()``, ``break`` inside ``with``) and is marked so (see :meth:`_end`).
+        """
         if self.ended:
             return
+        self._end_stream(exc, complete, None)
+
+    def abandon(self) -> None:
+        """End a span the consumer stopped reading without telling us (garbage collection, interpreter
+        exit): with what arrived, at the time the consumer last received something (the last chunk,
+        else the SDK call's return), not at the time the object is collected."""
+        if self.ended:
+            return
+        if self.accumulator is None:  # a call still in flight (e.g. in a daemon thread at exit)
+            self._end({}, None, {}, None, None, None, complete=False)
+            return
+        chunk_times = self.chunk_times
+        self._end_stream(None, False, chunk_times[-1] if chunk_times else self.returned)
+
+    def _end_stream(self, exc: BaseException | None, complete: bool, end_at: float | None) -> None:
+        accumulator = self.accumulator
         try:
             response, usage, content = accumulator.result(self.capture_output)
         except Exception:
             log_fault(f"{type(accumulator).__name__}.result")
             response, usage, content = {}, None, {}
         ttfc = None
+        chunk_times = self.chunk_times
         if chunk_times:
             ttfc = chunk_times[0] - self.start
             response[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
             chunk_times = list(chunk_times)  # the proxy's list may still grow after the span ends
-        self._end(response, usage, content, exc, ttfc, chunk_times)
+        self._end(response, usage, content, exc, ttfc, chunk_times, complete, end_at)
 
     # --- failure ---------------------------------------------------------------------------------
     def fail(self, exc: BaseException) -> None:
@@ -172,14 +217,29 @@ class Invocation:
         exc: BaseException | None,
         ttfc: float | None,
         chunk_times: list[float] | None,
+        complete: bool = True,
+        end_at: float | None = None,
     ) -> None:
+        """End the span once. ``complete=False``: the response was not received whole (a stream left
+        early, a call cut short by the process exit); ``end_at``: the ``perf_counter`` time the span
+        ends at (default: now)."""
         self.ended = True
+        _open_invocations.pop(id(self), None)
         span = self.span
+        end_time = None
         try:
-            duration = _perf_counter() - self.start
+            now = _perf_counter()
+            if end_at is not None and end_at < now:
+                start_ns = getattr(span, "start_time", None)
+                if start_ns:
+                    end_time = start_ns + int((end_at - self.start) * 1e9)
+                now = end_at
+            duration = now - self.start
             error = None
             if usage is not None:
                 response.update(usage.span_attributes())
+            if not complete and exc is None:
+                _mark_incomplete(response, content)
             if content and self.telemetry.content_on_span:
                 for key, value in content.items():
                     response[key] = content_json(value)
@@ -198,7 +258,7 @@ class Invocation:
         except Exception:
             log_fault("Invocation.end")
         finally:
-            span.end()
+            span.end(end_time)
             _last_trace.remember(span)
 
     def _emit_event(self, response: dict[str, Any], content: dict[str, Any]) -> None:
@@ -213,3 +273,14 @@ class Invocation:
             attributes=attributes,
             context=self.context,
         )
+
+
+def _mark_incomplete(response: dict[str, Any], content: dict[str, Any]) -> None:
+    """A response the consumer did not read to its end, with no finish reason received: finish reason
+    ``error`` (semconv's value for a generation that did not finish normally), on the span and on
+    each output message that has none. A stream read to its end always carries the provider's."""
+    if not response.get(A.GEN_AI_RESPONSE_FINISH_REASONS):
+        response[A.GEN_AI_RESPONSE_FINISH_REASONS] = (A.FINISH_REASON_ERROR,)
+    for message in content.get(A.GEN_AI_OUTPUT_MESSAGES) or ():
+        if isinstance(message, dict) and not message.get("finish_reason"):
+            message["finish_reason"] = A.FINISH_REASON_ERROR

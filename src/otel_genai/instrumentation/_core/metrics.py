@@ -29,6 +29,7 @@ from opentelemetry.trace import NonRecordingSpan, set_span_in_context
 from ...semconv import attributes as A
 from ...semconv import metrics as M
 from ...semconv.usage import TokenUsage
+from . import lifecycle
 from .faults import log_fault
 
 _METRIC_ATTRIBUTE_KEYS = (
@@ -62,7 +63,7 @@ _HISTOGRAMS = (
 _WAKE_AT = 64  # pending calls that wake the recording thread
 _MAX_PENDING = 10_000  # beyond this the caller records (backpressure; nothing is dropped)
 _IDLE_S = 1.0  # a partial queue is recorded at the latest after this long
-_DRAIN_LOCK_TIMEOUT_S = 5.0  # a collection never waits longer than this for a running drain
+DRAIN_LOCK_TIMEOUT_S = 5.0  # a collection never waits longer than this for a running drain
 
 
 class GenAIMetrics:
@@ -111,6 +112,12 @@ class GenAIMetrics:
             (self, span_attributes, response_model, error, span_context, duration_s, usage, first_chunk_s, chunk_times)
         )
         if _thread is None:
+            if lifecycle.exiting or lifecycle.finalizing():
+                # the process is ending: no thread may start now (Thread.start() hangs in a
+                # finalizing interpreter); record inline, unless the interpreter is tearing down
+                if not lifecycle.finalizing():
+                    drain()
+                return
             _start_thread()
         pending = len(_pending)
         if pending >= _MAX_PENDING:
@@ -176,7 +183,7 @@ def drain(timeout_s: float = -1) -> bool:
 
 
 def _flush_callback(options: Any) -> list:
-    drain(_DRAIN_LOCK_TIMEOUT_S)
+    drain(DRAIN_LOCK_TIMEOUT_S)
     return []
 
 

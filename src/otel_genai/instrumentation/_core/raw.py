@@ -17,6 +17,7 @@ from typing import Any
 
 import wrapt
 
+from . import lifecycle
 from .faults import log_fault
 from .invocation import Invocation
 from .streams import AsyncStreamProxy, SyncStreamProxy
@@ -85,7 +86,8 @@ class _RawResponseProxyBase(wrapt.ObjectProxy):
 
     def __del__(self) -> None:
         try:
-            self._self_end_from_cache()
+            if not lifecycle.finalizing():  # see streams._StreamProxyBase.__del__
+                self._self_end_from_cache()
         except Exception:
             pass
 

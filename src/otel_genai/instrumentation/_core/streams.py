@@ -13,19 +13,23 @@ from typing import Any
 
 import wrapt
 
+from . import lifecycle
 from .faults import log_fault
 from .invocation import Invocation, _perf_counter
 from .operation import StreamAccumulator
 
 
 class _StreamProxyBase(wrapt.ObjectProxy):
-    """Shared state and ending logic of the sync and async proxies."""
+    """Shared state and ending logic of the sync and async proxies. The accumulator and the chunk
+    times live on the invocation too, so the process-exit handler can end an open stream's span
+    without the proxy (see ``lifecycle``)."""
 
     def __init__(self, stream: Any, invocation: Invocation, accumulator: StreamAccumulator) -> None:
         super().__init__(stream)
         self._self_invocation = invocation
         self._self_accumulator = accumulator
         self._self_chunk_times: list[float] = []
+        invocation.stream_started(accumulator, self._self_chunk_times)
         try:
             accumulator.on_stream(stream)
         except Exception:
@@ -38,15 +42,18 @@ class _StreamProxyBase(wrapt.ObjectProxy):
         except Exception:
             log_fault(f"{type(self._self_accumulator).__name__}.on_chunk")
 
-    def _self_end(self, exc: BaseException | None = None) -> None:
+    def _self_end(self, exc: BaseException | None = None, complete: bool = False) -> None:
         invocation = self._self_invocation
-        if invocation.ended:
-            return
-        invocation.finish_stream(self._self_accumulator, self._self_chunk_times, exc)
+        if not invocation.ended:
+            invocation.finish_stream(exc, complete)
 
     def __del__(self) -> None:
+        # collected without being closed (``break`` outside ``with``): the span ends at the last
+        # chunk the consumer received. Nothing at all while the interpreter tears down: the exit
+        # handler has ended the span, and no thread, lock or I/O may be touched now.
         try:
-            self._self_end()
+            if not self._self_invocation.ended and not lifecycle.finalizing():
+                self._self_invocation.abandon()
         except Exception:
             pass
 
@@ -67,7 +74,7 @@ class SyncStreamProxy(_StreamProxyBase):
         try:
             chunk = self.__wrapped__.__next__()
         except StopIteration:
-            self._self_end()
+            self._self_end(complete=True)
             raise
         except BaseException as exc:
             self._self_end(exc)
@@ -102,7 +109,7 @@ class AsyncStreamProxy(_StreamProxyBase):
         try:
             chunk = await self.__wrapped__.__anext__()
         except StopAsyncIteration:
-            self._self_end()
+            self._self_end(complete=True)
             raise
         except BaseException as exc:
             self._self_end(exc)
@@ -153,5 +160,49 @@ def close_hook(attribute: str, is_async: bool) -> Any:
             return wrapped(*args, **kwargs)
         finally:
             end_stream(getattr(instance, attribute, None))
+
+    return wrapper
+
+
+def _helper_proxy(helper: Any) -> _StreamProxyBase | None:
+    """Our proxy behind an SDK stream helper: the helper's own ``_raw_stream``, or that of a helper
+    it holds (a stream manager keeps its stream in a private attribute)."""
+    raw = getattr(helper, "_raw_stream", None)
+    if isinstance(raw, _StreamProxyBase):
+        return raw
+    for value in getattr(helper, "__dict__", {}).values():
+        raw = getattr(value, "_raw_stream", None)
+        if isinstance(raw, _StreamProxyBase):
+            return raw
+    return None
+
+
+def exit_hook(is_async: bool) -> Any:
+    """A ``wrapt`` wrapper for an SDK stream helper's ``__exit__`` / ``__aexit__`` (e.g. openai's
+    ``ChatCompletionStreamManager``, anthropic's ``MessageStreamManager`` and their streams): when an
+    exception leaves the ``with`` block, the span ends as failed with it (status ERROR,
+    ``error.type``) before the helper closes the stream; the exception passes through unchanged."""
+
+    def end_with_error(instance: Any, args: tuple) -> None:
+        exc = args[1] if len(args) > 1 else None
+        if exc is not None:
+            try:
+                proxy = _helper_proxy(instance)
+                if proxy is not None:
+                    proxy._self_end(exc)
+            except Exception:
+                log_fault("stream helper exit")
+
+    if is_async:
+
+        async def async_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+            end_with_error(instance, args)
+            return await wrapped(*args, **kwargs)
+
+        return async_wrapper
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        end_with_error(instance, args)
+        return wrapped(*args, **kwargs)
 
     return wrapper

@@ -29,6 +29,7 @@ from wrapt import wrap_function_wrapper
 from ...semconv import attributes as A
 from ...version import __version__
 from .._core import GenAITelemetry, async_wrapper, sync_wrapper
+from .._core.streams import exit_hook
 from . import _common, _native, messages
 
 SCOPE_NAME = "otel_genai.instrumentation.anthropic"
@@ -79,6 +80,12 @@ class AnthropicInstrumentor(BaseInstrumentor):
                 wrapper = (async_wrapper if is_async else sync_wrapper)(telemetry, operation)
             wrap_function_wrapper(owner, method, wrapper)
             self._wrapped.append((owner, method))
+
+        for module_name, cls_name, method, is_async in messages.EXIT_HOOKS:
+            owner = getattr(_import(module_name), cls_name, None)
+            if owner is not None and callable(getattr(owner, method, None)):
+                wrap_function_wrapper(owner, method, exit_hook(is_async))
+                self._wrapped.append((owner, method))
 
         native = _import(_native.MODULE)
         if native is not None and callable(getattr(native, _native.FUNCTION, None)):

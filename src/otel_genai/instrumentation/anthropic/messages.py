@@ -72,6 +72,16 @@ METHODS = tuple(
 )
 
 
+# ``messages.stream()`` helpers whose ``__exit__`` closes the stream without the exception that left
+# the ``with`` block: hooked so that exception marks the span failed (module, class, method, is_async)
+EXIT_HOOKS = tuple(
+    (f"anthropic.lib.streaming.{module}", f"{beta}{prefix}{cls}", method, is_async)
+    for module, beta in (("_messages", ""), ("_beta_messages", "Beta"))
+    for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
+    for cls in ("MessageStreamManager", "MessageStream")
+)
+
+
 class Messages(Operation):
     """``messages.create`` / ``parse`` / ``stream`` (stable and beta) -> one ``chat {model}`` CLIENT span."""
 

@@ -21,7 +21,7 @@ from wrapt import wrap_function_wrapper
 
 from ...version import __version__
 from .._core import GenAITelemetry, async_wrapper, sync_wrapper
-from .._core.streams import close_hook
+from .._core.streams import close_hook, exit_hook
 from . import _common, chat, completions, embeddings, images, responses
 
 SCOPE_NAME = "otel_genai.instrumentation.openai"
@@ -29,7 +29,8 @@ SCOPE_NAME = "otel_genai.instrumentation.openai"
 # Every instrumented method: (module, class, method, is_async, Operation factory taking the
 # stream types). Each API-family module declares its own rows in ``METHODS``.
 _METHODS = chat.METHODS + responses.METHODS + embeddings.METHODS + completions.METHODS + images.METHODS
-_CLOSE_HOOKS = chat.CLOSE_HOOKS + getattr(responses, "CLOSE_HOOKS", ())
+_CLOSE_HOOKS = chat.CLOSE_HOOKS + responses.CLOSE_HOOKS
+_EXIT_HOOKS = chat.EXIT_HOOKS + responses.EXIT_HOOKS
 
 
 class OpenAIInstrumentor(BaseInstrumentor):
@@ -56,8 +57,10 @@ class OpenAIInstrumentor(BaseInstrumentor):
             wrap_function_wrapper(module, f"{cls}.{method}", wrapper)
         for module, cls, method, is_async, attribute in _CLOSE_HOOKS:
             wrap_function_wrapper(module, f"{cls}.{method}", close_hook(attribute, is_async))
+        for module, cls, method, is_async in _EXIT_HOOKS:
+            wrap_function_wrapper(module, f"{cls}.{method}", exit_hook(is_async))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._telemetry.active = False
-        for module, cls, method, *_ in _METHODS + _CLOSE_HOOKS:
+        for module, cls, method, *_ in _METHODS + _CLOSE_HOOKS + _EXIT_HOOKS:
             unwrap(getattr(importlib.import_module(module), cls), method)

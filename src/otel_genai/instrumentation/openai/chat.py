@@ -95,6 +95,14 @@ CLOSE_HOOKS = (
     ("openai.lib.streaming.chat._completions", "AsyncChatCompletionStream", "close", True, "_raw_stream"),
 )
 
+# Helpers whose ``__exit__`` closes the stream without the exception that left the ``with`` block:
+# hooked so that exception marks the span failed (module, class, method, is_async)
+EXIT_HOOKS = tuple(
+    ("openai.lib.streaming.chat._completions", f"{prefix}{cls}", method, is_async)
+    for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
+    for cls in ("ChatCompletionStreamManager", "ChatCompletionStream")
+)
+
 
 def _output_type(response_format: Any) -> str | None:
     if isinstance(response_format, dict):

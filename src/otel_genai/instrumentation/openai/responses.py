@@ -157,6 +157,12 @@ CLOSE_HOOKS = (
     (_HELPER_MODULE, "ResponseStream", "close", False, "_raw_stream"),
     (_HELPER_MODULE, "AsyncResponseStream", "close", True, "_raw_stream"),
 )
+# ... and whose ``__exit__`` drops the exception that left the block (see ``chat.EXIT_HOOKS``)
+EXIT_HOOKS = tuple(
+    (_HELPER_MODULE, f"{prefix}{cls}", method, is_async)
+    for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
+    for cls in ("ResponseStreamManager", "ResponseStream")
+)
 
 
 # --- request -------------------------------------------------------------------------------------
