@@ -1,11 +1,13 @@
 """Helpers shared by the shipping tests (receiver, collector configs, MLflow): an instrumented app
-replaying recorded OpenAI traffic in a real subprocess, free ports, process start/stop, and a
-comparison of two trace stores."""
+replaying recorded OpenAI traffic in a real subprocess, free ports, process start/stop, a
+comparison of two trace stores, the otelcol-genai collector (built by ``collector/build``) and
+``otel-genai serve`` as real processes."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -14,6 +16,7 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Callable
+from contextlib import closing
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,8 @@ STANDALONE = _CHAT["test_chat/test_chat#0"]
 AGENT_TURNS = (_CHAT["test_chat/test_chat_history_message_dict#0"], _CHAT["test_chat/test_chat_history_message_dict#1"])
 INTERACTIONS = (STANDALONE, *AGENT_TURNS)
 
-#: the app: no tracing code beyond one parent span; ``autolog`` as argv[1] sets up in-process
+#: the app: no tracing code beyond one parent span (and, with ``APP_TOOL`` set, one tool span in it);
+#: ``autolog`` as argv[1] sets up in-process
 APP = textwrap.dedent(
     """
     import json, os, sys
@@ -46,6 +50,14 @@ APP = textwrap.dedent(
     standalone, *turns = json.loads(os.environ["APP_CALLS"])
     client.chat.completions.create(**standalone)
     with trace.get_tracer("shipping-test-app").start_as_current_span("agent"):
+        if os.environ.get("APP_TOOL"):  # one tool span too (its arguments and result are content)
+            import otel_genai
+
+            @otel_genai.trace(kind="tool", name="lookup_weather")
+            def lookup_weather(city):
+                return {"city": city, "forecast": "rainy"}
+
+            lookup_weather("Paris")
         for kwargs in turns:
             client.chat.completions.create(**kwargs)
     if sys.argv[1:] == ["autolog"]:
@@ -136,22 +148,43 @@ def store_snapshot(path: Path) -> dict[str, Any]:
     return out
 
 
-# --- an OpenTelemetry Collector -----------------------------------------------------------------
+# --- the project's OpenTelemetry Collector, otelcol-genai ----------------------------------------
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "collector-config"
-#: the components the collector-config/ files use
-NEEDED = {"receivers": {"otlp"}, "processors": {"batch", "memory_limiter", "attributes"}, "exporters": {"otlphttp"}}
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "collector-config"
+COLLECTOR_DIR = ROOT / "collector"
+COLLECTOR_BIN = COLLECTOR_DIR / "bin" / "otelcol-genai"
 #: variables the configs read: removed so that each file is checked with its own defaults
-CONFIG_ENV_PREFIXES = ("OTEL", "MLFLOW_", "LANGFUSE_", "PHOENIX_", "TEMPO_", "JAEGER_", "PRIVACY_")
+CONFIG_ENV_PREFIXES = ("OTEL", "MLFLOW_", "LANGFUSE_", "PHOENIX_", "TEMPO_", "JAEGER_", "PRIVACY_", "GENAI_",
+                       "CLICKHOUSE_", "DEPLOYMENT_")
 NO_INTERNAL_METRICS = "--set=service.telemetry.metrics.level=none"  # no :8888 listener in tests
+BUILD_TIMEOUT_S = 1800  # a fresh build from the module proxy takes minutes on 2 cores
 
 
-def bundled_binary() -> str | None:
-    try:
-        from otel_collector import CollectorManager
-    except ImportError:
-        return None
-    return CollectorManager().binary_path
+@cache
+def otelcol_binary() -> str:
+    """The otelcol-genai binary: ``$OTELCOL_GENAI_BIN``, else ``collector/bin/otelcol-genai`` as
+    ``collector/build`` leaves it (run here: a no-op copy from the cache when already built, a real
+    build otherwise). Never skips: a missing Go or a failed build fails the test."""
+    if os.environ.get("OTELCOL_GENAI_BIN"):
+        return os.environ["OTELCOL_GENAI_BIN"]
+    if shutil.which("go") is None and os.access(COLLECTOR_BIN, os.X_OK):
+        return str(COLLECTOR_BIN)  # no toolchain to check it with: the binary built earlier
+    done = subprocess.run(["bash", str(COLLECTOR_DIR / "build")], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    assert done.returncode == 0, f"collector/build failed:\n{done.stderr[-5000:]}"
+    assert os.access(COLLECTOR_BIN, os.X_OK), done.stdout
+    return str(COLLECTOR_BIN)
+
+
+@pytest.fixture(scope="session")
+def otelcol() -> str:
+    """Session fixture: the otelcol-genai binary (built by ``collector/build`` when absent)."""
+    return otelcol_binary()
+
+
+def needs_full_otelcol() -> str:
+    """Kept for the tests that called it: the otelcol-genai binary (it has every component)."""
+    return otelcol_binary()
 
 
 @cache
@@ -161,42 +194,18 @@ def components(binary: str) -> dict[str, set]:
     return {kind: {c["name"] for c in data.get(kind) or ()} for kind in ("receivers", "processors", "exporters", "extensions")}
 
 
-def missing(binary: str) -> dict[str, set]:
-    have = components(binary)
-    return {kind: names - have[kind] for kind, names in NEEDED.items() if names - have[kind]}
-
-
-@cache
-def full_otelcol() -> tuple[str | None, str]:
-    """(a collector binary with every component the configs use, or None, and why not)."""
-    reasons = []
-    for candidate in (os.environ.get("OTELCOL_CONTRIB_BIN"), shutil.which("otelcol-contrib"), bundled_binary()):
-        if not candidate:
-            continue
-        lacking = missing(candidate)
-        if not lacking:
-            return candidate, ""
-        reasons.append(f"{candidate} lacks {lacking}")
-    return None, "no full otelcol-contrib (set OTELCOL_CONTRIB_BIN): " + "; ".join(reasons or ["none found"])
-
-
-def needs_full_otelcol() -> str:
-    binary, reason = full_otelcol()
-    if binary is None:
-        pytest.skip(reason)
-    return binary
-
-
 def config_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_ENV_PREFIXES)}
     env.update(extra)
     return env
 
 
-def start_collector(binary: str, config: Path, tmp_path: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    """Run ``binary`` on ``config`` with free OTLP ports; returns (process, its OTLP/HTTP traces URL)."""
+def start_collector(binary: str, config: Path, tmp_path: Path, *, ready_headers: dict | None = None,
+                    **env: str) -> tuple[subprocess.Popen, str]:
+    """Run ``binary`` on ``config`` with free OTLP ports; returns (process, its OTLP/HTTP traces URL).
+    The collector's log is ``tmp_path/otelcol-<config>-<port>.log``."""
     http_port, grpc_port = free_port(), free_port()
-    log_path = tmp_path / f"otelcol-{config.stem}.log"
+    log_path = tmp_path / f"otelcol-{config.stem}-{http_port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [binary, f"--config={config}", NO_INTERNAL_METRICS],
@@ -208,11 +217,50 @@ def start_collector(binary: str, config: Path, tmp_path: Path, **env: str) -> tu
 
     def ready() -> bool:
         # an empty export request: 200 once the OTLP receiver runs
-        return requests.post(endpoint, data=b"", headers={"Content-Type": "application/x-protobuf"}, timeout=2).ok
+        headers = {"Content-Type": "application/x-protobuf", **(ready_headers or {})}
+        return requests.post(endpoint, data=b"", headers=headers, timeout=2).ok
 
     try:
         wait_until(ready, 60, f"otelcol on {config.name}", interval=0.2, process=process)
     except AssertionError as exc:
         stop_process(process)
         raise AssertionError(f"{exc}\n{log_path.read_text()[-3000:]}") from None
+    process.log_path = log_path  # type: ignore[attr-defined]
+    process.grpc_endpoint = f"127.0.0.1:{grpc_port}"  # type: ignore[attr-defined]
     return process, endpoint
+
+
+# --- `otel-genai serve` as its own process ------------------------------------------------------
+
+
+def start_serve(store: Path, tmp_path: Path, *, port: int = 0, token: str | None = None,
+                timeout: float = 30) -> tuple[subprocess.Popen, str]:
+    """``otel-genai serve --store STORE`` in its own process on 127.0.0.1; returns (process, base URL).
+    Its output goes to ``tmp_path/serve-<n>.log``."""
+    log_path = tmp_path / f"serve-{time.monotonic_ns()}.log"
+    args = [sys.executable, "-m", "otel_genai.cli", "serve", "--port", str(port), "--store", str(store)]
+    if token:
+        args += ["--token", token]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=clean_env())
+
+    def endpoint() -> str | None:
+        found = re.search(r"at (http://127\.0\.0\.1:\d+)/v1/traces", log_path.read_text())
+        return found.group(1) if found and http_ok(found.group(1) + "/health") else None
+
+    try:
+        base = wait_until(endpoint, timeout, "otel-genai serve", process=process)
+    except AssertionError as exc:
+        stop_process(process)
+        raise AssertionError(f"{exc}\n{log_path.read_text()[-3000:]}") from None
+    return process, base
+
+
+def span_count(store: Path) -> int:
+    """Spans in the store file ``store`` (0 while it does not exist)."""
+    if not Path(store).exists():
+        return 0
+    from otel_genai.store.db import TraceStore
+
+    with closing(TraceStore(store)) as opened:
+        return opened.count_spans()
