@@ -264,3 +264,49 @@ def span_count(store: Path) -> int:
 
     with closing(TraceStore(store)) as opened:
         return opened.count_spans()
+
+
+# --- a real MLflow tracking server ---------------------------------------------------------------
+
+
+def start_mlflow(home: Path, timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    """``mlflow server`` (sqlite backend in ``home``) on a free 127.0.0.1 port; returns (process, URI)."""
+    port = free_port()
+    # no outbound traffic: no usage telemetry, no model-price catalog download (bundled prices)
+    env = clean_env(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MLFLOW_MODEL_CATALOG_URI="")
+    with (home / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+             "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}"],
+            cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(uri + "/health"), timeout, "mlflow server /health", interval=0.5, process=server)
+    except AssertionError:
+        stop_process(server)
+        raise
+    return server, uri
+
+
+def mlflow_trace_info(uri: str, trace_id: str) -> dict:
+    """MLflow's trace_info of the OTel trace ``trace_id`` (hex), over its REST API."""
+    with urllib.request.urlopen(f"{uri}/api/3.0/mlflow/traces/tr-{trace_id}", timeout=10) as response:
+        return json.loads(response.read())["trace"]["trace_info"]
+
+
+def derived_config(config: Path, tmp_path: Path, exporters: dict) -> Path:
+    """``config`` with its exporters replaced by ``exporters`` (same receivers and processors)."""
+    data = yaml.safe_load(config.read_text())
+    data["exporters"] = exporters
+    (pipeline,) = data["service"]["pipelines"].values()
+    pipeline["exporters"] = list(exporters)
+    out = tmp_path / f"derived-{config.name}"
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def to_serve(base_url: str) -> dict:
+    """An exporters block: OTLP/HTTP to ``otel-genai serve`` at ``base_url``, as the configs write it."""
+    return {"otlphttp/serve": {"endpoint": base_url, "compression": "gzip", "retry_on_failure": {"enabled": True},
+                               "sending_queue": {"enabled": True}}}
