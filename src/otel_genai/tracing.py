@@ -61,7 +61,7 @@ from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKin
 
 from . import _last_trace
 from .semconv import attributes as A
-from .semconv.content import CAPTURE_MESSAGE_CONTENT_ENV, ContentCapture
+from .semconv.content import ContentCapture
 from .semconv.messages import decode_arguments, to_json
 from .version import __version__
 
@@ -138,7 +138,6 @@ def _active_tracer() -> Any:
 
 
 _capture_override: list[ContentCapture | None] = [None]
-_capture_memo: list[Any] = [object(), ContentCapture.SPAN_ONLY]
 
 
 def set_content_capture(capture: ContentCapture | str | None) -> None:
@@ -153,11 +152,7 @@ def _capture_on_span() -> bool:
     override = _capture_override[0]
     if override is not None:
         return override.on_span
-    raw = os.environ.get(CAPTURE_MESSAGE_CONTENT_ENV)
-    memo = _capture_memo
-    if raw != memo[0]:
-        memo[0], memo[1] = raw, ContentCapture.parse(raw, ContentCapture.SPAN_ONLY)
-    return memo[1].on_span
+    return ContentCapture.from_env(ContentCapture.SPAN_ONLY).on_span
 
 
 def _attribute_value(value: Any) -> Any:

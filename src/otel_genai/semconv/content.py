@@ -6,7 +6,8 @@ Env var ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (as read by the o
 case-insensitive; also ``true`` (= ``SPAN_ONLY``) and ``false`` (= ``NO_CONTENT``), as the older
 instrumentations accept. The instrumentors default to ``NO_CONTENT`` (the spec's default); the
 distribution (distro and ``autolog()``) sets ``SPAN_ONLY`` unless the user set something, as MLflow
-autolog records inputs and outputs.
+autolog records inputs and outputs. An unrecognised value means ``NO_CONTENT`` everywhere: privacy
+fails closed.
 """
 
 from __future__ import annotations
@@ -46,27 +47,46 @@ class ContentCapture(enum.Enum):
 
     @classmethod
     def parse(cls, value: str | None, default: ContentCapture | None = None) -> ContentCapture:
-        """Parse an env-var value; blank gives ``default``; an unknown value warns and gives ``default``."""
-        default = default or cls.NO_CONTENT
+        """Parse a setting's value (case-insensitive, surrounding blanks ignored).
+
+        Blank or ``None`` gives ``default`` (``NO_CONTENT`` if not given). An unrecognised value fails
+        closed: ``NO_CONTENT``, whatever the default, with one warning per distinct value per process
+        (a mistyped ``no_contnet`` must never mean "capture")."""
         if value is None or not value.strip():
-            return default
+            return default or cls.NO_CONTENT
         text = value.strip().upper()
-        if text == "TRUE":
-            return cls.SPAN_ONLY
-        if text == "FALSE":
-            return cls.NO_CONTENT
+        policy = _ALIASES.get(text)
+        if policy is not None:
+            return policy
         try:
             return cls(text)
         except ValueError:
+            pass
+        if value not in _warned:
+            _warned.add(value)
             _logger.warning(
-                "%s=%r is not one of NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true, false; using %s",
+                "%s=%r is not one of NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true, false: "
+                "no message content is captured",
                 CAPTURE_MESSAGE_CONTENT_ENV,
                 value,
-                default.value,
             )
-            return default
+        return cls.NO_CONTENT
 
     @classmethod
     def from_env(cls, default: ContentCapture | None = None) -> ContentCapture:
-        """The policy set by ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (``default`` if unset)."""
-        return cls.parse(os.environ.get(CAPTURE_MESSAGE_CONTENT_ENV), default)
+        """The policy set by ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (``default`` if unset,
+        ``NO_CONTENT`` if unrecognised). Parsed once per distinct value: every reader of the setting
+        (each instrumentor, ``otel_genai.trace``, the distribution) gets the same policy and the
+        process logs at most one warning for it."""
+        raw = os.environ.get(CAPTURE_MESSAGE_CONTENT_ENV)
+        if raw is None or not raw.strip():
+            return default or cls.NO_CONTENT
+        memo = _env_memo
+        if memo[0] != raw:
+            memo[0], memo[1] = raw, cls.parse(raw)
+        return memo[1]
+
+
+_ALIASES = {"TRUE": ContentCapture.SPAN_ONLY, "FALSE": ContentCapture.NO_CONTENT}
+_warned: set[str] = set()
+_env_memo: list = [None, ContentCapture.NO_CONTENT]  # [raw value parsed last, its policy]
