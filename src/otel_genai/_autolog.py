@@ -11,6 +11,9 @@ It instruments every installed SDK and makes sure spans reach an exporter:
   that MLflow server, as with the distro (:mod:`otel_genai.exporters.mlflow`); an app's own
   ``TracerProvider`` gets an OTLP processor for it, since its exporters know nothing of this setting.
 
+A SIGTERM whose disposition is still the default flushes the pipeline (at most 2 s) before the
+process dies of it (``instrumentation._core.lifecycle``); an app's own handler is left alone.
+
 Content capture defaults to ``SPAN_ONLY`` unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
 or the ``capture_content`` argument says otherwise. Idempotent; ``autolog(disable=True)`` undoes it.
 """
@@ -18,6 +21,7 @@ or the ``capture_content`` argument says otherwise. Idempotent; ``autolog(disabl
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import threading
 from typing import Any
@@ -28,6 +32,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from .distro import mlflow_configured, otlp_configured
 from .instrumentation import INSTRUMENTORS
+from .instrumentation._core.lifecycle import install_sigterm_flush
 from .semconv.content import ContentCapture
 from .tracing import set_content_capture
 
@@ -121,9 +126,7 @@ def autolog(disable: bool = False, *, capture_content: str | ContentCapture | No
         _ensure_meter_provider()
         for sdk, target in INSTRUMENTORS.items():
             module_name, _, class_name = target.partition(":")
-            try:
-                importlib.import_module(sdk)
-            except ImportError:
+            if importlib.util.find_spec(sdk) is None:  # never import the SDK itself: see _core.imports
                 _logger.debug("otel-genai: %s is not installed; its instrumentor is skipped", sdk)
                 continue
             instrumentor = getattr(importlib.import_module(module_name), class_name)()
@@ -131,3 +134,4 @@ def autolog(disable: bool = False, *, capture_content: str | ContentCapture | No
                 continue  # already instrumented (e.g. by opentelemetry-instrument)
             instrumentor.instrument(capture_content=capture)
             _state["instrumentors"].append(instrumentor)
+        install_sigterm_flush()  # docker stop / kill: finished spans still queued are flushed first

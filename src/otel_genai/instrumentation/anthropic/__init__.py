@@ -29,12 +29,13 @@ from wrapt import wrap_function_wrapper
 from ...semconv import attributes as A
 from ...version import __version__
 from .._core import GenAITelemetry, async_wrapper, sync_wrapper
+from .._core.imports import ImportHooks
 from .._core.streams import exit_hook
 from . import _common, _native, messages
 
 SCOPE_NAME = "otel_genai.instrumentation.anthropic"
 
-# (module, client class names, provider name): imported lazily, tolerated when absent
+# (module, client class names, provider name): recorded when the app imports the module
 _PROVIDER_CLIENTS = (
     ("anthropic.lib.bedrock", ("AnthropicBedrock", "AsyncAnthropicBedrock"), A.GenAIProviderName.AWS_BEDROCK),
     ("anthropic.lib.vertex", ("AnthropicVertex", "AsyncAnthropicVertex"), A.GenAIProviderName.GCP_VERTEX_AI),
@@ -44,60 +45,71 @@ _PROVIDER_CLIENTS = (
 class AnthropicInstrumentor(BaseInstrumentor):
     """Traces ``anthropic`` calls as GenAI semantic-convention spans (one CLIENT span per call) with
     the ``gen_ai.client.*`` metrics. Idempotent (instrumenting twice does not double-wrap);
-    ``uninstrument()`` restores every original function."""
-
-    # (owner, attribute) pairs wrapped by ``_instrument``. Set there, never in ``__init__``: the
-    # instrumentor is a singleton (``BaseInstrumentor.__new__``), constructed again by every caller.
-    _wrapped: list[tuple[Any, str]] = []
+    ``uninstrument()`` restores every original function. ``instrument()`` never imports
+    ``anthropic``: each module is wrapped when the app imports it (``_core.imports``)."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("anthropic >= 1.0",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        import anthropic  # a missing SDK skips this instrumentor
-
         telemetry = self._telemetry = GenAITelemetry.from_instrument_kwargs(SCOPE_NAME, __version__, kwargs)
         _common.reset()
+        # (owner, attribute) pairs wrapped so far. Set here, never in ``__init__``: the instrumentor
+        # is a singleton (``BaseInstrumentor.__new__``), constructed again by every caller.
+        self._wrapped: list[tuple[Any, str]] = []
+        self._hooks = hooks = ImportHooks()
         for module_name, names, provider in _PROVIDER_CLIENTS:
-            module = _import(module_name)
-            types = tuple(t for t in (getattr(module, n, None) for n in names) if isinstance(t, type))
-            if types:
-                _common.PROVIDER_TYPES.append((types, provider))
-        raw_response_types = _raw_response_types()
+            hooks.when_imported(module_name, lambda module, n=names, p=provider: _add_provider_types(module, n, p))
+        modules = dict.fromkeys(row[0] for row in messages.METHODS + messages.EXIT_HOOKS)
+        for module_name in modules:
+            hooks.when_imported(module_name, lambda module: self._wrap_module(telemetry, module))
+        hooks.when_imported(_native.MODULE, self._wrap_native)
 
-        self._wrapped = []
+    def _wrap_module(self, telemetry: GenAITelemetry, module: Any) -> None:
+        """Wrap the table rows of ``module`` (just imported by the app, or already there); rows this
+        SDK version lacks are skipped."""
+        from anthropic import AsyncStream, Stream
+
+        name = module.__name__
         for module_name, cls_name, method, is_async, kind in messages.METHODS:
-            owner = getattr(_import(module_name), cls_name, None)
+            owner = getattr(module, cls_name, None) if module_name == name else None
             if owner is None or not callable(getattr(owner, method, None)):
-                continue  # this SDK version lacks it
-            stream_types = (anthropic.AsyncStream,) if is_async else (anthropic.Stream,)
+                continue
+            stream_types = (AsyncStream,) if is_async else (Stream,)
             if kind == messages.STREAM_HELPER:
                 operation = messages.Messages(stream_types, telemetry.capture.enabled, streaming=True)
                 wrapper = messages.stream_helper_wrapper(telemetry, operation, is_async)
             else:
                 operation = messages.Messages(stream_types, telemetry.capture.enabled)
-                operation.raw_response_types = raw_response_types
+                operation.raw_response_types = _raw_response_types()
                 wrapper = (async_wrapper if is_async else sync_wrapper)(telemetry, operation)
-            wrap_function_wrapper(owner, method, wrapper)
-            self._wrapped.append((owner, method))
-
+            self._wrap(owner, method, wrapper)
         for module_name, cls_name, method, is_async in messages.EXIT_HOOKS:
-            owner = getattr(_import(module_name), cls_name, None)
+            owner = getattr(module, cls_name, None) if module_name == name else None
             if owner is not None and callable(getattr(owner, method, None)):
-                wrap_function_wrapper(owner, method, exit_hook(is_async))
-                self._wrapped.append((owner, method))
+                self._wrap(owner, method, exit_hook(is_async))
 
-        native = _import(_native.MODULE)
-        if native is not None and callable(getattr(native, _native.FUNCTION, None)):
-            wrap_function_wrapper(native, _native.FUNCTION, _native.start_api_call_span_wrapper)
-            self._wrapped.append((native, _native.FUNCTION))
+    def _wrap_native(self, module: Any) -> None:
+        if callable(getattr(module, _native.FUNCTION, None)):
+            self._wrap(module, _native.FUNCTION, _native.start_api_call_span_wrapper)
+
+    def _wrap(self, owner: Any, name: str, wrapper: Any) -> None:
+        wrap_function_wrapper(owner, name, wrapper)
+        self._wrapped.append((owner, name))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._telemetry.active = False
+        self._hooks.cancel()
         for owner, name in reversed(self._wrapped):
             unwrap(owner, name)
         self._wrapped = []
         _common.reset()
+
+
+def _add_provider_types(module: Any, names: tuple[str, ...], provider: str) -> None:
+    types = tuple(t for t in (getattr(module, n, None) for n in names) if isinstance(t, type))
+    if types:
+        _common.PROVIDER_TYPES.append((types, provider))
 
 
 def _import(module_name: str) -> Any:
