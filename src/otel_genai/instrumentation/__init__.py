@@ -2,10 +2,16 @@
 
 :data:`INSTRUMENTORS` maps each instrumented SDK's import name to its instrumentor, for
 ``otel_genai.autolog()``; ``opentelemetry-instrument`` finds the same classes through the
-``opentelemetry_instrumentor`` entry points.
+``opentelemetry_instrumentor`` entry points named in :data:`ENTRY_POINTS`.
 """
 
 INSTRUMENTORS = {
     "openai": "otel_genai.instrumentation.openai:OpenAIInstrumentor",
     "anthropic": "otel_genai.instrumentation.anthropic:AnthropicInstrumentor",
+}
+
+#: instrumented SDK -> the name of our ``opentelemetry_instrumentor`` entry point for it (pyproject.toml)
+ENTRY_POINTS = {
+    "openai": "otel_genai_openai",
+    "anthropic": "otel_genai_anthropic",
 }
