@@ -29,9 +29,9 @@ store's single connection is shared under its lock, so concurrent clients are sa
 ``127.0.0.1`` unless told otherwise.
 
 The command line (``otel-genai serve``) is in :mod:`otel_genai.cli`. Layout, top-down:
-:class:`OTLPReceiver` (server lifecycle), the request handler (HTTP checks, timeouts), :func:`ingest` (bytes -> stored spans), :func:`parse_export_request` (protobuf or OTLP
-JSON -> message) and :func:`request_to_records` (message -> :class:`SpanRecord`, shared by both
-encodings).
+:class:`OTLPReceiver` (server lifecycle), the request handler (HTTP checks, timeouts), :func:`ingest`
+(bytes -> stored spans), :func:`parse_export_request` (protobuf or OTLP JSON -> message) and
+:func:`request_to_records` (message -> :class:`SpanRecord`, shared by both encodings).
 """
 
 from __future__ import annotations
