@@ -1,4 +1,4 @@
-"""``otel_genai.autolog()``: the zero-code setup, in-process (DESIGN.md §1, §7).
+"""``otel_genai.autolog()``: the zero-code setup, in-process (README "Quickstart"; the defaults are ``distro.py``'s).
 
 It instruments every installed SDK and makes sure spans reach an exporter:
 

@@ -1,6 +1,6 @@
 """The otel-genai ``Distro`` and configurator (entry points ``opentelemetry_distro`` and
 ``opentelemetry_configurator``, both named ``otel_genai``), and the defaults they share with
-``otel_genai.autolog()`` (DESIGN.md §7).
+``otel_genai.autolog()`` (README "Quickstart").
 
 Defaults, applied only where the user has set nothing:
 

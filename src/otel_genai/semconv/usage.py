@@ -1,6 +1,6 @@
 """The token-usage normal form that feeds both ``gen_ai.usage.*`` and ``mlflow.chat.tokenUsage``.
 
-Normal form (DESIGN.md §3, semconv v1.41.1 ``gen_ai.usage.input_tokens``): ``input_tokens`` INCLUDES
+Normal form (semconv v1.41.1 ``gen_ai.usage.input_tokens``, "GenAI spans": input tokens include cached ones): ``input_tokens`` INCLUDES
 cached input tokens (read and written); the cache counts are also reported on their own.
 ``total_tokens`` = input + output. All counts are in tokens.
 """

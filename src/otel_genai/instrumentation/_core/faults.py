@@ -1,5 +1,5 @@
 """Our own faults are logged (once per site at WARNING, then at DEBUG) and swallowed: the user's
-call must proceed and return exactly what the SDK gives (DESIGN.md §5)."""
+call must proceed and return exactly what the SDK gives (docs/architecture.md, "Rules that keep it in shape")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The contract between a provider module and the core: how one API family (e.g. OpenAI chat
-completions) maps onto the span contract of DESIGN.md §3.
+completions) maps onto the span contract (semconv v1.41.1 "GenAI spans"; README "What a span carries").
 
 A provider writes one :class:`Operation` subclass per API family. Every method runs inside the
 user's call, so each one must be cheap; any exception it raises is caught by the core, logged once,

@@ -1,5 +1,5 @@
 """Reading SDK request kwargs and models without ever emitting ``None`` / ``NOT_GIVEN`` / ``Omit``
-(DESIGN.md §3, regression catalogue D). Shared by every provider module."""
+(semconv: no attribute without a value; the SDKs' ``NOT_GIVEN`` / ``Omit`` sentinels). Shared by every provider module."""
 
 from __future__ import annotations
 

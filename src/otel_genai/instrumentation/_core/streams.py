@@ -2,7 +2,7 @@
 
 A proxy (``wrapt.ObjectProxy``) keeps the SDK surface: ``isinstance`` checks, ``.response``,
 context managers and every other attribute pass through. The span ends with what the stream
-delivered, whichever way it ends (DESIGN.md §4): exhausted, ``break`` inside ``with``,
+delivered, whichever way it ends (docs/lifecycle.md): exhausted, ``break`` inside ``with``,
 ``close()``/``aclose()``, garbage collection, an exception from the SDK or the user's loop, task
 cancellation (``CancelledError`` is a ``BaseException``).
 """

@@ -1,6 +1,6 @@
 """The safe wrappers installed on SDK methods (``wrapt`` signature ``(wrapped, instance, args, kwargs)``).
 
-Guarantees (DESIGN.md §5): a fault in our code is logged and the SDK call proceeds untouched; the
+Guarantees (docs/architecture.md, "Rules that keep it in shape"): a fault in our code is logged and the SDK call proceeds untouched; the
 user's exception propagates as the same object; the span is current while the SDK call runs; a
 call made inside another of our calls, or with instrumentation suppressed, is not traced again.
 Sync wrappers never run an event loop; async wrappers never block one.

@@ -1,5 +1,5 @@
 """Anthropic Messages (``messages.create`` / ``parse`` / ``stream``, stable and beta): request,
-response and stream mapping onto the span contract (DESIGN.md §3).
+response and stream mapping onto the span contract (semconv v1.41.1 "GenAI spans", "Anthropic").
 
 Declared as tables where the mapping is one-to-one (``_REQUEST_PARAMS``, ``METHODS``); the content
 conversion turns the SDK's block shapes (request dicts or response models) into semconv v1.41.1

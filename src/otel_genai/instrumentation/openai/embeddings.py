@@ -14,7 +14,7 @@ Decisions:
   is computed from the text's length, without decoding it.
 * Usage: ``gen_ai.usage.input_tokens`` = ``usage.prompt_tokens``; no ``gen_ai.usage.output_tokens``
   (the embeddings span has none) and no output token metric point. ``mlflow.chat.tokenUsage`` is set
-  when usage is known, with ``output_tokens`` 0, because DESIGN.md §3 puts it on every inference span
+  when usage is known, with ``output_tokens`` 0, because the MLflow key goes on every inference span that knows its usage
   that knows its usage. (MLflow's own autolog records no usage for embeddings: its
   ``_parse_usage`` handles only ``ChatCompletion`` and ``Response``; so trace totals here include
   embedding input tokens, which are billed.)
