@@ -1,4 +1,4 @@
-"""The token-usage normal form that feeds both ``gen_ai.usage.*`` and ``mlflow.chat.tokenUsage``.
+"""The token-usage normal form that feeds both ``gen_ai.usage.*`` and (``semconv.mlflow``) ``mlflow.chat.tokenUsage``.
 
 Normal form (semconv v1.41.1 ``gen_ai.usage.input_tokens``, "GenAI spans": input tokens include cached ones): ``input_tokens`` INCLUDES
 cached input tokens (read and written); the cache counts are also reported on their own.
@@ -75,9 +75,10 @@ class TokenUsage:
             return None
         return self.input_tokens + self.output_tokens
 
-    def span_attributes(self) -> dict[str, int | str]:
-        """The ``gen_ai.usage.*`` attributes plus ``mlflow.chat.tokenUsage`` (only the known counts)."""
-        attrs: dict[str, int | str] = {}
+    def span_attributes(self) -> dict[str, int]:
+        """The ``gen_ai.usage.*`` attributes (only the known counts); the MLflow key is derived from
+        the same counts by :func:`otel_genai.semconv.mlflow.token_usage`."""
+        attrs: dict[str, int] = {}
         if self.input_tokens is not None:
             attrs[A.GEN_AI_USAGE_INPUT_TOKENS] = self.input_tokens
         if self.output_tokens is not None:
@@ -88,30 +89,7 @@ class TokenUsage:
             attrs[A.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = self.cache_creation_input_tokens
         if self.reasoning_output_tokens is not None:
             attrs[A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = self.reasoning_output_tokens
-        mlflow = self.mlflow_json()
-        if mlflow is not None:
-            attrs[A.MLFLOW_CHAT_TOKEN_USAGE] = mlflow
         return attrs
-
-    def mlflow_json(self) -> str | None:
-        """``mlflow.chat.tokenUsage`` as MLflow stores it: a JSON object string.
-
-        Keys ``input_tokens``, ``output_tokens``, ``total_tokens`` (+ ``cache_read_input_tokens``,
-        ``cache_creation_input_tokens`` when known). ``None`` unless input and output are both known.
-        Built by formatting, not ``json.dumps``: the values are plain ints (hot path).
-        """
-        total = self.total_tokens
-        if total is None:
-            return None
-        text = (
-            f'{{"{A.MLFLOW_INPUT_TOKENS}": {self.input_tokens}, "{A.MLFLOW_OUTPUT_TOKENS}": '
-            f'{self.output_tokens}, "{A.MLFLOW_TOTAL_TOKENS}": {total}'
-        )
-        if self.cache_read_input_tokens is not None:
-            text += f', "{A.MLFLOW_CACHE_READ_INPUT_TOKENS}": {self.cache_read_input_tokens}'
-        if self.cache_creation_input_tokens is not None:
-            text += f', "{A.MLFLOW_CACHE_CREATION_INPUT_TOKENS}": {self.cache_creation_input_tokens}'
-        return text + "}"
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)

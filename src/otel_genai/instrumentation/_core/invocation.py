@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ... import _last_trace
 from ...semconv import attributes as A
+from ...semconv import mlflow
 from ...semconv.content import ContentCapture
 from ...semconv.messages import content_json, refresh_blob_policy
 from ...semconv.usage import TokenUsage
@@ -117,6 +118,7 @@ class Invocation:
         self, telemetry: GenAITelemetry, operation: Operation, instance: Any, kwargs: dict[str, Any], parent: Any = None
     ) -> None:
         attributes = operation.request(instance, kwargs)
+        attributes.update(mlflow.request_attributes(attributes))
         self.request_content = operation.request_content(kwargs) if telemetry.capture_enabled else None
         span_attributes = attributes
         if self.request_content and telemetry.content_on_span:
@@ -238,6 +240,9 @@ class Invocation:
             error = None
             if usage is not None:
                 response.update(usage.span_attributes())
+                token_usage = mlflow.token_usage(usage, self.operation.operation_name)
+                if token_usage is not None:
+                    response[A.MLFLOW_CHAT_TOKEN_USAGE] = token_usage
             if not complete and exc is None:
                 _mark_incomplete(response, content)
             if content and self.telemetry.content_on_span:

@@ -40,14 +40,12 @@ class Operation:
 
     Class attributes:
         operation_name: ``gen_ai.operation.name`` value.
-        mlflow_span_type: ``mlflow.spanType`` value.
         stream_types: result types that are streams (wrapped in a proxy, span ends with the stream).
         raw_response_types: result types of ``with_raw_response`` / ``with_streaming_response``
             calls (set by the instrumentor; see ``_core.raw``).
     """
 
     operation_name: ClassVar[str]
-    mlflow_span_type: ClassVar[str]
     stream_types: tuple[type, ...] = ()
     raw_response_types: tuple[type, ...] = ()
 
@@ -56,7 +54,8 @@ class Operation:
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Span attributes known before the call: operation, provider, request model, server address
-        and port, request parameters, MLflow keys. Only str/bool/int/float/sequence values."""
+        and port, request parameters (``gen_ai.*`` only: the MLflow keys are derived by
+        ``semconv.mlflow``). Only str/bool/int/float/sequence values."""
         raise NotImplementedError
 
     def request_content(self, kwargs: dict[str, Any]) -> dict[str, Any]:

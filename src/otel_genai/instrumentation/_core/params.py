@@ -47,14 +47,12 @@ def request_attributes(
     static: dict[str, Any], client: dict[str, Any], kwargs: dict[str, Any], table: tuple[tuple[str, str], ...] = ()
 ) -> dict[str, Any]:
     """The attributes every inference span starts with: ``static`` (operation name, span type, ...),
-    the ``client`` ones (provider, server), the model (``gen_ai.request.model`` and MLflow's
-    ``mlflow.llm.model``), the scalar parameters of ``table``, ``gen_ai.request.stream`` (only when
+    the ``client`` ones (provider, server), the model (``gen_ai.request.model``), the scalar parameters of ``table``, ``gen_ai.request.stream`` (only when
     the request streams, as semconv asks) and ``gen_ai.request.choice.count`` (only when ``n`` != 1)."""
     attrs = {**static, **client}
     model = kwargs.get("model")
     if isinstance(model, str):
         attrs[A.GEN_AI_REQUEST_MODEL] = model
-        attrs[A.MLFLOW_LLM_MODEL] = model
     if table:
         scalar_params(kwargs, table, attrs)
     if kwargs.get("stream") is True:

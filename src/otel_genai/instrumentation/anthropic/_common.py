@@ -33,12 +33,12 @@ def provider_name(client: Any) -> str:
 
 
 def client_attributes(resource: Any) -> dict[str, Any]:
-    """``gen_ai.provider.name``, ``server.address``, ``server.port`` (+ ``mlflow.llm.provider``) of
+    """``gen_ai.provider.name``, ``server.address``, ``server.port`` of
     the client behind the resource ``resource`` (``client.messages``, ``client.beta.messages``)."""
     client = resource._client
     provider = provider_name(client)
     server = server_attributes(client._base_url)
-    return {A.GEN_AI_PROVIDER_NAME: provider, A.MLFLOW_LLM_PROVIDER: provider, **server}
+    return {A.GEN_AI_PROVIDER_NAME: provider, **server}
 
 
 def reset() -> None:

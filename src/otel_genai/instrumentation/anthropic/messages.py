@@ -48,7 +48,6 @@ _REQUEST_PARAMS = (
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.CHAT,
-    A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.CHAT_MODEL,
 }
 
 _STABLE = "anthropic.resources.messages.messages"
@@ -86,7 +85,6 @@ class Messages(Operation):
     """``messages.create`` / ``parse`` / ``stream`` (stable and beta) -> one ``chat {model}`` CLIENT span."""
 
     operation_name = A.GenAIOperationName.CHAT
-    mlflow_span_type = A.MLflowSpanType.CHAT_MODEL
 
     def __init__(self, stream_types: tuple[type, ...], capture_content: bool, streaming: bool = False) -> None:
         self.stream_types = stream_types

@@ -38,7 +38,7 @@ def client_attributes(resource: Any) -> dict[str, Any]:
     if cached is not None and cached[0] is server:
         return cached[1]
     provider = A.GenAIProviderName.AZURE_AI_OPENAI if azure else A.GenAIProviderName.OPENAI
-    attrs = {A.GEN_AI_PROVIDER_NAME: provider, A.MLFLOW_LLM_PROVIDER: provider, **server}
+    attrs = {A.GEN_AI_PROVIDER_NAME: provider, **server}
     if len(_client_cache) > 512:
         _client_cache.clear()
     _client_cache[(id(server), azure)] = (server, attrs)  # the strong ref keeps ``id(server)`` unique

@@ -29,7 +29,6 @@ _REQUEST_PARAMS = (
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.CHAT,
     A.OPENAI_API_TYPE: A.OpenAIApiType.CHAT_COMPLETIONS,
-    A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.CHAT_MODEL,
 }
 
 
@@ -40,7 +39,6 @@ class ChatCompletions(Operation):
     """``Completions.create`` / ``AsyncCompletions.create`` -> one ``chat {model}`` CLIENT span."""
 
     operation_name = A.GenAIOperationName.CHAT
-    mlflow_span_type = A.MLflowSpanType.CHAT_MODEL
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)

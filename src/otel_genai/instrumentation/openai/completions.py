@@ -43,7 +43,6 @@ _RESPONSE_FIELDS = (
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.TEXT_COMPLETION,
-    A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.LLM,
 }
 
 _MODULE = "openai.resources.completions"
@@ -53,7 +52,6 @@ class TextCompletions(Operation):
     """``Completions.create`` / ``AsyncCompletions.create`` -> one ``text_completion {model}`` CLIENT span."""
 
     operation_name = A.GenAIOperationName.TEXT_COMPLETION
-    mlflow_span_type = A.MLflowSpanType.LLM
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)

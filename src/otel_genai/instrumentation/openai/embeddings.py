@@ -34,7 +34,6 @@ from ._common import request_attributes
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.EMBEDDINGS,
-    A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.EMBEDDING,
 }
 
 _MODULE = "openai.resources.embeddings"
@@ -44,7 +43,6 @@ class Embeddings(Operation):
     """``Embeddings.create`` / ``AsyncEmbeddings.create`` -> one ``embeddings {model}`` CLIENT span."""
 
     operation_name = A.GenAIOperationName.EMBEDDINGS
-    mlflow_span_type = A.MLflowSpanType.EMBEDDING
 
     def __init__(self, stream_types: tuple[type, ...]) -> None:
         self.stream_types = ()  # the embeddings endpoint never streams
@@ -72,9 +70,7 @@ class Embeddings(Operation):
         usage = None
         input_tokens = getattr(getattr(result, "usage", None), "prompt_tokens", None)
         if type(input_tokens) is int:
-            usage = TokenUsage(input_tokens, None)
-            # embeddings produce no output tokens: MLflow's key still gets its full shape
-            attrs[A.MLFLOW_CHAT_TOKEN_USAGE] = TokenUsage(input_tokens, 0).mlflow_json()
+            usage = TokenUsage(input_tokens, None)  # no output tokens (semconv.mlflow gives MLflow 0)
         return attrs, usage, {}
 
 

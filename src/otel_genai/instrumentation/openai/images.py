@@ -41,7 +41,6 @@ from ._common import request_attributes
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.GENERATE_CONTENT,
     A.GEN_AI_OUTPUT_TYPE: A.GenAIOutputType.IMAGE,
-    A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.LLM,
 }
 
 # output_format -> IANA MIME type
@@ -60,7 +59,6 @@ class ImageGeneration(Operation):
     """``Images.generate`` / ``AsyncImages.generate`` -> one ``generate_content {model}`` CLIENT span."""
 
     operation_name = A.GenAIOperationName.GENERATE_CONTENT
-    mlflow_span_type = A.MLflowSpanType.LLM
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs)

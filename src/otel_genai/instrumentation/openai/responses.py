@@ -56,7 +56,6 @@ _REQUEST_PARAMS = (
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.CHAT,
-    A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.CHAT_MODEL,
     A.OPENAI_API_TYPE: A.OpenAIApiType.RESPONSES,
 }
 
@@ -106,7 +105,6 @@ class ResponsesOperation(Operation):
     """``Responses.create`` / ``parse`` (sync and async) -> one ``chat {model}`` CLIENT span."""
 
     operation_name = A.GenAIOperationName.CHAT
-    mlflow_span_type = A.MLflowSpanType.CHAT_MODEL
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)
