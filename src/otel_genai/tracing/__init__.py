@@ -59,11 +59,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKind, Status, StatusCode
 
-from . import _last_trace
-from .semconv import attributes as A
-from .semconv.content import ContentCapture
-from .semconv.messages import decode_arguments, to_json
-from .version import __version__
+from .. import _last_trace
+from ..semconv import attributes as A
+from ..semconv.content import ContentCapture
+from ..semconv.messages import decode_arguments, to_json
+from ..version import __version__
 
 __all__ = ["SpanType", "TracedSpan", "current_span", "record_tool_calls", "set_content_capture", "trace"]
 
