@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,22 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_genai.instrumentation.openai import OpenAIInstrumentor
-from recorded import Replayer
+# Our internal faults fail the test instead of being logged and swallowed (set before otel_genai is
+# imported; the programs the tests start inherit it). Tests that inject faults use ``swallow_faults``.
+os.environ["OTEL_GENAI_RAISE_FAULTS"] = "1"
+
+from otel_genai.instrumentation._core.faults import raise_faults  # noqa: E402
+from otel_genai.instrumentation.openai import OpenAIInstrumentor  # noqa: E402
+from recorded import Replayer  # noqa: E402
+
+
+@pytest.fixture
+def swallow_faults():
+    """For a test that injects a fault into our code on purpose: faults are logged and swallowed,
+    as in production, while it runs."""
+    previous = raise_faults(False)
+    yield
+    raise_faults(previous)
 
 SCHEMAS = Path(__file__).parent / "schemas"
 

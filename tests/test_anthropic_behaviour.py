@@ -212,7 +212,7 @@ def test_user_exception_passes_through_as_the_same_object(telemetry, instrument_
     assert span.attributes["error.type"] == "anthropic.APIConnectionError"
 
 
-def test_fault_in_our_extraction_leaves_the_call_and_its_result_untouched(canned, telemetry, instrument_anthropic, monkeypatch, caplog):
+def test_fault_in_our_extraction_leaves_the_call_and_its_result_untouched(canned, telemetry, instrument_anthropic, monkeypatch, caplog, swallow_faults):
     instrument_anthropic()
 
     def broken(*args, **kwargs):
@@ -231,7 +231,7 @@ def test_fault_in_our_extraction_leaves_the_call_and_its_result_untouched(canned
     assert any("otel-genai: internal error" in r.getMessage() for r in caplog.records)
 
 
-def test_fault_in_the_native_span_hook_falls_back_to_the_sdk(canned, telemetry, instrument_anthropic, monkeypatch):
+def test_fault_in_the_native_span_hook_falls_back_to_the_sdk(canned, telemetry, instrument_anthropic, monkeypatch, swallow_faults):
     instrument_anthropic()
 
     def broken(context):

@@ -258,7 +258,7 @@ def test_api_error_sets_error_type_and_exception_event(telemetry, instrument):
     assert duration.attributes["error.type"] == "openai.RateLimitError"
 
 
-def test_fault_in_our_extraction_leaves_the_call_and_its_result_untouched(endpoint, telemetry, instrument, monkeypatch):
+def test_fault_in_our_extraction_leaves_the_call_and_its_result_untouched(endpoint, telemetry, instrument, monkeypatch, swallow_faults):
     def broken(*args, **kwargs):
         raise RuntimeError("bug in otel-genai")
 

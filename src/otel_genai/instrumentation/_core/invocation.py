@@ -146,8 +146,12 @@ class Invocation:
 
     # --- non-streamed result -----------------------------------------------------------------
     def finish(self, result: Any) -> None:
-        """End the span from a complete (non-streamed) result."""
+        """End the span from a complete (non-streamed) result; ``None``: the body was never seen (a raw
+        response whose bytes the user read himself), the span ends without response attributes."""
         if self.ended:
+            return
+        if result is None:
+            self._end({}, None, {}, None, None, None)
             return
         try:
             response, usage, content = self.operation.response(result, self.capture_output)
