@@ -40,7 +40,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from receiver_ingest import batches, send_all, template_request  # noqa: E402
 
-from otel_genai.store import TraceStore  # noqa: E402
+from otel_genai.store import open_store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "collector-config" / "otel-genai-store.yaml"
@@ -87,7 +87,7 @@ class Serve:
         if not match:
             raise SystemExit("otel-genai serve did not start")
         self.port = int(match.group(1))
-        self.store = TraceStore(self.store_path)
+        self.store = open_store(self.store_path)
 
     def count(self) -> int:
         return self.store.count_spans()

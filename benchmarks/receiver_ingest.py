@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from otel_genai.store import TraceStore
+from otel_genai.store import open_store
 
 
 def template_request(batch: int):
@@ -157,7 +157,7 @@ def run_rows(workdir: str, batch: int, count: int, client_counts: list[int]) -> 
             size_mb = sum(len(b) for b in bodies) / 1e6
             store_path = os.path.join(workdir, f"{encoding}-{clients}.db")
             elapsed = run_row(store_path, bodies, clients, encoding)
-            with TraceStore(store_path, read_only=True) as reader:
+            with open_store(store_path, read_only=True) as reader:
                 if reader.count_spans() != count * batch:
                     raise SystemExit(f"the store holds {reader.count_spans()} spans, {count * batch} were sent")
             print(f"{encoding:<16}{clients:>8}{count * batch:>10}{elapsed:>10.2f}"

@@ -46,7 +46,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from otel_genai.exporters.store import TraceStoreSpanExporter
-from otel_genai.store import TraceStore
+from otel_genai.store import open_store
 
 TARGET_SPANS_PER_S = 20_000
 
@@ -120,7 +120,7 @@ def bench_exporter(path: str, total: int, size: int) -> tuple[float, int]:
         if result.name != "SUCCESS":
             raise RuntimeError("the exporter failed a batch")
     exporter.shutdown()
-    with TraceStore(path, read_only=True) as store:
+    with open_store(path, read_only=True) as store:
         return total / busy, store.count_spans()
 
 
@@ -195,7 +195,7 @@ def bench_serve(workdir: str, total: int, size: int) -> tuple[float, int]:
     finally:
         _stop(process)
         log.close()
-    with TraceStore(store, read_only=True) as reader:
+    with open_store(store, read_only=True) as reader:
         return total / elapsed, reader.count_spans()
 
 

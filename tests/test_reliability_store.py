@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
 from otel_genai.exporters.store import TraceStoreSpanExporter
 from otel_genai.instrumentation.openai import OpenAIInstrumentor
-from otel_genai.store import StoreError, TraceStore, search_traces
+from otel_genai.store import StoreError, open_store, search_traces
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and fork-free subprocesses")
 
@@ -143,7 +143,7 @@ sys.exit(1 if failed else 0)
 
 def test_process_writers_lose_no_span_while_a_reader_reads(tmp_path):
     path = tmp_path / "traces.db"
-    TraceStore(path).close()  # schema first: the writers race only on spans
+    open_store(path).close()  # schema first: the writers race only on spans
     writers, batches, size = 4, 15, 40
     children = [
         run_child(PROCESS_WRITER, str(path), f"w{w}", str(batches), str(size), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -168,7 +168,7 @@ def test_process_writers_lose_no_span_while_a_reader_reads(tmp_path):
 # --- SIGKILL in the middle of a batch ---------------------------------------------------------------------
 KILLED_BEFORE_COMMIT = """
 import sys, time
-from otel_genai.store.db import TraceStore
+from otel_genai.store import open_store
 from otel_genai.exporters.store import span_to_record
 
 import os
@@ -189,7 +189,7 @@ class PausesBeforeCommit:
     def __getattr__(self, name):
         return getattr(self._conn, name)
 
-store = TraceStore(sys.argv[1])
+store = open_store(sys.argv[1])
 store._conn.execute("PRAGMA cache_size=8")  # a small page cache: a batch's pages spill into the WAL before COMMIT
 store._conn = PausesBeforeCommit(store._conn)
 for batch in range(5):
@@ -214,7 +214,7 @@ def test_sigkill_before_commit_leaves_only_whole_batches(tmp_path):
 
     assert integrity(path) == "ok"
     assert stored_batches(path) == {("k", 0): 300, ("k", 1): 300}  # batch 2 is not there at all
-    with TraceStore(path) as store:  # the next writer carries on
+    with open_store(path) as store:  # the next writer carries on
         assert store.count_traces() == store.count_spans() == 600
     exporter = TraceStoreSpanExporter(path)
     assert exporter.export(make_spans("k", 9, 10)) is SpanExportResult.SUCCESS
@@ -249,7 +249,7 @@ def test_sigkill_at_random_moments_leaves_only_whole_batches(tmp_path):
         assert integrity(path) == "ok"
         for (writer, batch), count in stored_batches(path).items():
             assert count == 400, f"{writer} batch {batch}: {count} of 400 spans stored"
-    with TraceStore(path) as store:
+    with open_store(path) as store:
         assert store.count_traces() == store.count_spans()
 
 
@@ -321,7 +321,7 @@ def test_corrupt_store_gives_a_clear_error_and_the_app_keeps_running(tmp_path, c
 
 def test_locked_store_gives_a_clear_error_and_the_app_keeps_running(tmp_path, caplog):
     path = tmp_path / "traces.db"
-    TraceStore(path).close()
+    open_store(path).close()
     locker = sqlite3.connect(path, isolation_level=None)
     locker.execute("PRAGMA locking_mode=EXCLUSIVE")  # held until this connection closes: no reader, no writer
     locker.execute("BEGIN IMMEDIATE")

@@ -20,7 +20,7 @@ import pytest
 import requests
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-from otel_genai.store import TraceStore
+from otel_genai.store import open_store
 from otel_genai.store.receiver import DEFAULT_READ_TIMEOUT_S, OTLPReceiver
 from shipping import clean_env, stop_process
 from test_ship_receiver import make_spans, start_serve
@@ -99,7 +99,7 @@ class Serve:
         return socket.create_connection((self.host, self.port), timeout=10)
 
     def stored_spans(self) -> int:
-        with TraceStore(self.store, read_only=True) as store:
+        with open_store(self.store, read_only=True) as store:
             return store.count_spans()
 
 

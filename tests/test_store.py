@@ -27,7 +27,7 @@ from otel_genai.store import (
     StoreNotFoundError,
     StoreWriteError,
     TraceNotFoundError,
-    TraceStore,
+    open_store,
     aggregate_token_usage,
     default_store_path,
     get_last_trace_id,
@@ -269,7 +269,7 @@ def test_aggregate_token_usage_rules():
 
 def test_orphan_spans_and_late_root(db):
     trace_id = "ab" * 16
-    with TraceStore(db) as store:
+    with open_store(db) as store:
         # children arrive first; their parent ("root") is not stored yet
         store.write_spans([
             record(trace_id, "1" * 16, "f" * 16, "chat a", 2_000, 3_000, attributes={USAGE: usage(4, 1)}),
@@ -298,7 +298,7 @@ def test_orphan_spans_and_late_root(db):
 
 def test_model_comes_from_the_earliest_span_that_has_one(db):
     trace_id = "cd" * 16
-    with TraceStore(db) as store:
+    with open_store(db) as store:
         store.write_spans([record(trace_id, "2" * 16, "1" * 16, "late", 5_000, 6_000,
                                   attributes={"gen_ai.request.model": "late-model"})])
         store.write_spans([record(trace_id, "3" * 16, "1" * 16, "early", 2_000, 3_000,
@@ -311,7 +311,7 @@ def test_model_comes_from_the_earliest_span_that_has_one(db):
 
 
 def test_batch_is_all_or_nothing(db):
-    with TraceStore(db) as store:
+    with open_store(db) as store:
         assert store.write_spans([record("11" * 16, "1" * 16), record("11" * 16, "2" * 16, "1" * 16)]) == 2
         bad_batch = [
             record("22" * 16, "1" * 16, name="stored first"),
@@ -341,7 +341,7 @@ def test_exporter_batch_is_all_or_nothing(db):
     exporter = TraceStoreSpanExporter(db)
     assert exporter.export([a, broken, c]) is SpanExportResult.FAILURE
     assert exporter.export([a]) is SpanExportResult.SUCCESS
-    with TraceStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         assert store.count_spans() == 1
         assert store.get_trace(tid(c)) is None
     exporter.shutdown()
@@ -349,7 +349,7 @@ def test_exporter_batch_is_all_or_nothing(db):
 
 def test_duplicate_spans_replace_instead_of_failing(db):
     t = "44" * 16
-    with TraceStore(db) as store:
+    with open_store(db) as store:
         store.write_spans([record(t, "1" * 16, name="first"), record(t, "1" * 16, name="second")])
         store.write_spans([record(t, "1" * 16, name="third")])
         spans = store.get_trace(t).data.spans
@@ -376,7 +376,7 @@ def test_batch_processor_and_threads(db):
     for th in threads:
         th.join()
     assert tp.force_flush()
-    with TraceStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         assert (store.count_traces(), store.count_spans()) == (400, 2000)
     tp.shutdown()
     assert exporter.export([object()]) is SpanExportResult.FAILURE  # after shutdown
@@ -422,7 +422,7 @@ def test_locked_store_fails_then_recovers(db, caplog):
         locker.execute("ROLLBACK")
         locker.close()
     assert exporter.export([_one_span()]) is SpanExportResult.SUCCESS
-    with TraceStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         assert store.count_spans() == 2
     exporter.shutdown()
 
@@ -451,7 +451,7 @@ def test_reading_a_missing_store_raises_and_creates_nothing(tmp_path):
 
 
 def test_resolve_trace_id_prefix(db):
-    with TraceStore(db) as store:
+    with open_store(db) as store:
         store.write_spans([
             record("abcdef01" + "0" * 24, "1" * 16),
             record("abcdef01" + "1" * 24, "1" * 16),

@@ -22,9 +22,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import otel_genai
 from otel_genai.exporters.store import TraceStoreSpanExporter
-from otel_genai.store import SpanRecord, StoreError, TraceStore, search_traces
-from otel_genai.store import db as store_db
-from otel_genai.store.db import APPLICATION_ID, SCHEMA_VERSION, ForeignStoreError
+from otel_genai.store import SpanRecord, StoreError, open_store, search_traces
+from otel_genai.store import sqlite as store_sqlite
+from otel_genai.store.sqlite import APPLICATION_ID, SCHEMA_VERSION, ForeignStoreError
 from shipping import clean_env, free_port
 
 CLI = [sys.executable, "-m", "otel_genai.cli"]
@@ -83,7 +83,7 @@ def test_opening_a_foreign_database_raises_and_leaves_it_untouched(tmp_path, jou
     path = foreign_db(tmp_path / "app.db", journal_mode)
     before = fingerprint(path)
     with pytest.raises(ForeignStoreError) as raised:
-        TraceStore(path, read_only=read_only)
+        open_store(path, read_only=read_only)
     assert str(raised.value) == message(path)
     assert isinstance(raised.value, StoreError) and raised.value.path == path
     assert fingerprint(path) == before
@@ -105,7 +105,7 @@ def test_another_application_id_is_foreign_even_without_tables(tmp_path):
     conn.close()
     before = fingerprint(path)
     with pytest.raises(ForeignStoreError, match=r"application id 0x000004d2"):
-        TraceStore(path)
+        open_store(path)
     assert fingerprint(path) == before
 
 
@@ -119,7 +119,7 @@ def test_tables_named_like_ours_with_other_columns_are_foreign(tmp_path):
     conn.close()
     before = fingerprint(path)
     with pytest.raises(ForeignStoreError, match="tables 'resources', 'spans', 'traces'"):
-        TraceStore(path)
+        open_store(path)
     assert fingerprint(path) == before
 
 
@@ -232,12 +232,12 @@ def test_reading_an_empty_file_says_so_and_leaves_it_empty(tmp_path):
 
 def test_a_new_store_carries_the_marker(tmp_path):
     path = tmp_path / "new" / "traces.db"
-    TraceStore(path).close()
+    open_store(path).close()
     assert pragmas(path) == (APPLICATION_ID, SCHEMA_VERSION) == (0x6F67656E, 1)
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE my_notes (x)")  # a user's own table in our store does not make it foreign
     conn.close()
-    with TraceStore(path) as store:
+    with open_store(path) as store:
         assert store.write_spans([record()]) == 1
 
 
@@ -245,7 +245,7 @@ def test_a_store_written_before_the_marker_is_read_as_is_and_marked_when_written
     path = tmp_path / "traces.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    for statement in store_db._SCHEMA:
+    for statement in store_sqlite._SCHEMA:
         conn.execute(statement)
     conn.execute("PRAGMA user_version=1")
     conn.execute("INSERT INTO traces (trace_id, start_time_ns, end_time_ns) VALUES (?, 1, 2)", ("ef" * 16,))
@@ -255,7 +255,7 @@ def test_a_store_written_before_the_marker_is_read_as_is_and_marked_when_written
     before = fingerprint(path)
     assert [t.info.trace_id for t in search_traces(path=path, include_spans=False)] == ["ef" * 16]
     assert fingerprint(path)[:2] == before[:2]  # reading does not mark it
-    with TraceStore(path) as store:
+    with open_store(path) as store:
         store.write_spans([record()])
     assert pragmas(path) == (APPLICATION_ID, 1)
     assert {t.info.trace_id for t in search_traces(path=path, include_spans=False)} == {"ef" * 16, "ab" * 16}
@@ -263,9 +263,9 @@ def test_a_store_written_before_the_marker_is_read_as_is_and_marked_when_written
 
 def test_a_store_of_a_newer_otel_genai_is_not_written(tmp_path):
     path = tmp_path / "traces.db"
-    TraceStore(path).close()
+    open_store(path).close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(StoreError, match=r"written by a newer otel-genai \(schema 2 > 1\)"):
-        TraceStore(path)
+        open_store(path)

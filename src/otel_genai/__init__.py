@@ -53,31 +53,33 @@ def get_last_active_trace_id() -> str | None:
     return last_trace_id()
 
 
-def get_trace(trace_id: str, *, path: Any = None) -> Trace | None:
-    """One trace from the embedded store (``None`` if unknown or no store yet).
+def get_trace(trace_id: str, *, path: Any = None, store: str | None = None) -> Trace | None:
+    """One trace from the trace store (``None`` if unknown or no store yet).
 
-    Flushes this process's pending spans first. ``path`` defaults to ``$OTEL_GENAI_STORE_PATH``,
-    else the user data directory.
+    Flushes this process's pending spans first. ``path`` (a SQLite file) or ``store`` (a store URI,
+    e.g. ``sqlite:///abs/path.db``) names the store; with neither, ``$OTEL_GENAI_STORE_URI``, else
+    ``$OTEL_GENAI_STORE_PATH``, else the file in the user data directory.
     """
-    from . import store
+    from . import store as _store
 
     _flush()
     try:
-        return store.get_trace(trace_id, path=path)
-    except store.StoreNotFoundError:
+        return _store.get_trace(trace_id, path=path, store=store)
+    except _store.StoreNotFoundError:
         return None
 
 
-def search_traces(max_results: int = 100, *, path: Any = None, **filters: Any) -> list[Trace]:
-    """Traces from the embedded store, newest first (``[]`` when there is no store yet).
+def search_traces(max_results: int = 100, *, path: Any = None, store: str | None = None, **filters: Any) -> list[Trace]:
+    """Traces from the trace store, newest first (``[]`` when there is no store yet).
 
-    ``filters``: see :func:`otel_genai.store.search_traces` (``status``, ``root_span_name``,
-    ``min_start_time``, ``max_start_time``).
+    ``path`` / ``store``: as for :func:`get_trace`. ``filters``: see
+    :func:`otel_genai.store.search_traces` (``status``, ``root_span_name``, ``min_start_time``,
+    ``max_start_time``, ``include_spans``).
     """
-    from . import store
+    from . import store as _store
 
     _flush()
     try:
-        return store.search_traces(max_results, path=path, **filters)
-    except store.StoreNotFoundError:
+        return _store.search_traces(max_results, path=path, store=store, **filters)
+    except _store.StoreNotFoundError:
         return []

@@ -18,7 +18,7 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from ..store import Trace, TraceStore
+from ..store import Trace, open_store
 from .fixture import respond
 from .server import LoopbackServer
 
@@ -30,6 +30,7 @@ _CLEARED_ENV = (
     "OTEL_METRICS_EXPORTER",
     "OTEL_LOGS_EXPORTER",
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
+    "OTEL_GENAI_STORE_URI",  # would win over the OTEL_GENAI_STORE_PATH the demo sets
 )
 
 
@@ -101,7 +102,7 @@ def run_demo(live: bool = False, store_path: str | None = None) -> int:
         completed = subprocess.run(command, env=env)
         if completed.returncode != 0:
             raise DemoError(f"the demo app exited with status {completed.returncode}")
-        with TraceStore(store, read_only=True) as reader:
+        with open_store(store, read_only=True) as reader:
             traces = list(reversed(reader.search_traces(max_results=10)))
         for trace in traces:
             print_trace_usage(trace)

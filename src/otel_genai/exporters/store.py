@@ -1,8 +1,11 @@
-"""``TraceStoreSpanExporter``: an OpenTelemetry ``SpanExporter`` writing into the embedded SQLite store.
+"""``TraceStoreSpanExporter``: an OpenTelemetry ``SpanExporter`` writing into a trace store.
 
 Registered in the ``opentelemetry_traces_exporter`` entry-point group as ``otel_genai``, so
 ``OTEL_TRACES_EXPORTER=otel_genai`` selects it like any exporter (the SDK's auto-configuration builds it
-with no arguments; the store path then comes from :func:`otel_genai.store.default_store_path`).
+with no arguments; the store then comes from :func:`otel_genai.store.resolve_store_uri`:
+``$OTEL_GENAI_STORE_URI``, ``$OTEL_GENAI_STORE_PATH``, else the per-user SQLite file). It writes
+through the :class:`~otel_genai.store.TraceStore` interface, so any backend of
+:func:`otel_genai.store.open_store` works.
 
 Each ``export()`` batch is one transaction (all-or-nothing). ``export()`` never raises: when the store
 is locked, corrupt or unwritable it logs one warning (further consecutive failures at debug level) and
@@ -20,7 +23,8 @@ from typing import Any, List, Optional, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ..store.db import DEFAULT_BUSY_TIMEOUT_S, STORE_PATH_ENV, ForeignStoreError, PathLike, TraceStore, default_store_path
+from ..store.backends import STORE_PATH_ENV, open_store, resolve_store_uri
+from ..store.interface import DEFAULT_TIMEOUT_S, ForeignStoreError, PathLike, TraceStore
 from ..store.model import SpanRecord
 
 _logger = logging.getLogger(__name__)
@@ -74,13 +78,14 @@ def span_to_record(span: ReadableSpan, resource_cache: Optional[list] = None) ->
 
 
 class TraceStoreSpanExporter(SpanExporter):
-    """Export finished spans into the embedded SQLite trace store.
+    """Export finished spans into a trace store (by default the embedded SQLite file).
 
     Args:
-        path: the store file; ``None`` (what the SDK's auto-configuration passes) ->
-            :func:`otel_genai.store.default_store_path` (``$OTEL_GENAI_STORE_PATH`` or the per-user
-            data directory). The file is opened lazily on the first export, so building the exporter
-            never touches the disk and never fails.
+        path: the store: a file path or a store URI (``sqlite:///abs/path.db``); ``None`` (what the
+            SDK's auto-configuration passes) -> :func:`otel_genai.store.resolve_store_uri`
+            (``$OTEL_GENAI_STORE_URI``, ``$OTEL_GENAI_STORE_PATH`` or the per-user data directory).
+            The store is opened lazily on the first export, so building the exporter never touches
+            the disk and never fails.
         busy_timeout_s: seconds to wait for another process's write lock before the batch fails.
 
     The file must be missing, empty or an otel-genai store: another application's SQLite database
@@ -90,8 +95,8 @@ class TraceStoreSpanExporter(SpanExporter):
     ``SimpleSpanProcessor`` works too but pays one transaction per span.
     """
 
-    def __init__(self, path: Optional[PathLike] = None, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S):
-        self._path = default_store_path(path)
+    def __init__(self, path: Optional[PathLike] = None, *, busy_timeout_s: float = DEFAULT_TIMEOUT_S):
+        self._location = resolve_store_uri(path)
         self._busy_timeout_s = busy_timeout_s
         self._store: Optional[TraceStore] = None
         self._pid = os.getpid()
@@ -102,9 +107,9 @@ class TraceStoreSpanExporter(SpanExporter):
         self._abandoned: List[Any] = []
 
     @property
-    def path(self):
-        """The store file this exporter writes to (a ``pathlib.Path``)."""
-        return self._path
+    def location(self) -> str:
+        """The store this exporter writes to, as given or resolved: a file path or a URI."""
+        return self._location
 
     def _get_store(self) -> TraceStore:
         store = self._store
@@ -117,7 +122,7 @@ class TraceStoreSpanExporter(SpanExporter):
                     self._abandoned.append(self._store)
                 self._store, self._pid = None, os.getpid()
             if self._store is None:
-                self._store = TraceStore(self._path, busy_timeout_s=self._busy_timeout_s)
+                self._store = open_store(self._location, timeout_s=self._busy_timeout_s)
             return self._store
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -145,7 +150,7 @@ class TraceStoreSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         if self._failing:
             self._failing = False
-            _logger.info("otel-genai: the trace store at %s accepts spans again", self._path)
+            _logger.info("otel-genai: the trace store at %s accepts spans again", self._location)
         return SpanExportResult.SUCCESS
 
     def _report_failure(self, count: int, exc: Exception) -> None:
@@ -157,7 +162,7 @@ class TraceStoreSpanExporter(SpanExporter):
             "otel-genai: dropped %d spans: could not write them to the trace store at %s: %s "
             "(further failures are logged at debug level until a write succeeds)",
             count,
-            self._path,
+            self._location,
             exc,
         )
 

@@ -1,38 +1,62 @@
-"""The embedded SQLite trace store (DESIGN.md §6).
+"""The trace store: one interface, adapters chosen by URI, and the OTLP ingest in front of it.
 
-Write: :class:`TraceStore` ``.write_spans([SpanRecord, ...])`` (one transaction per batch), fed by
-:class:`otel_genai.exporters.store.TraceStoreSpanExporter` or any other producer of
-:class:`SpanRecord`. Read: :func:`search_traces`, :func:`get_trace`, :func:`get_last_trace_id`,
-returning MLflow-shaped :class:`Trace` objects whose ``info.token_usage`` aggregates
-``mlflow.chat.tokenUsage`` the way MLflow does (:mod:`otel_genai.store.usage`).
+Layout, top-down:
 
-The file is :func:`default_store_path`: an explicit path, else ``$OTEL_GENAI_STORE_PATH``, else
-``platformdirs.user_data_dir("otel-genai")/traces.db``.
+* :mod:`.interface`: the :class:`TraceStore` protocol every backend satisfies, and its errors
+  (:class:`StoreUnavailableError` retryable, :class:`StoreWriteError` not, ...).
+* :mod:`.backends`: :func:`open_store` picks the adapter from a URI (``sqlite:///abs/path.db`` or a
+  plain path; ``$OTEL_GENAI_STORE_URI``, ``$OTEL_GENAI_STORE_PATH``, else the per-user default file)
+  through its one-line-per-backend table, and the one-call reads :func:`search_traces`,
+  :func:`get_trace`, :func:`get_last_trace_id`.
+* :mod:`.summary`: the trace-summary rules, pure and stated once: a span's and a trace's token
+  usage (``gen_ai.usage.*`` from any instrumentation, ``mlflow.chat.tokenUsage`` as the fallback,
+  MLflow's ancestor rule), root, status, time range, model.
+* :mod:`.model`: the records: :class:`SpanRecord` in, MLflow-shaped :class:`Trace` out.
+* :mod:`.sqlite`: the SQLite adapter, :class:`SQLiteTraceStore` (SQL and connection handling only).
+* :mod:`.otlp`: OTLP export requests (protobuf or JSON) -> :class:`SpanRecord`, and their ingest.
+* :mod:`.receiver`: the HTTP server behind ``otel-genai serve``.
+
+Write: ``open_store().write_spans([SpanRecord, ...])`` (one transaction per batch), fed by
+:class:`otel_genai.exporters.store.TraceStoreSpanExporter`, ``otel-genai serve`` or any producer.
 """
 
-from .db import (
+from .backends import (
+    BACKENDS,
     STORE_PATH_ENV,
-    AmbiguousTraceIdError,
-    StoreError,
-    StoreNotFoundError,
-    StoreWriteError,
-    TraceNotFoundError,
-    TraceStore,
+    STORE_URI_ENV,
     default_store_path,
     get_last_trace_id,
     get_trace,
+    open_store,
+    resolve_store_uri,
     search_traces,
 )
+from .interface import (
+    AmbiguousTraceIdError,
+    ForeignStoreError,
+    StoreError,
+    StoreNotFoundError,
+    StoreUnavailableError,
+    StoreWriteError,
+    TraceNotFoundError,
+    TraceStore,
+)
 from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
-from .usage import aggregate_span_usage, aggregate_token_usage, parse_token_usage
+from .sqlite import SQLiteTraceStore
+from .summary import aggregate_span_usage, aggregate_token_usage, parse_token_usage, span_usage
 
 __all__ = [
+    "BACKENDS",
     "STORE_PATH_ENV",
+    "STORE_URI_ENV",
     "AmbiguousTraceIdError",
+    "ForeignStoreError",
+    "SQLiteTraceStore",
     "Span",
     "SpanRecord",
     "StoreError",
     "StoreNotFoundError",
+    "StoreUnavailableError",
     "StoreWriteError",
     "Trace",
     "TraceData",
@@ -44,6 +68,9 @@ __all__ = [
     "default_store_path",
     "get_last_trace_id",
     "get_trace",
+    "open_store",
     "parse_token_usage",
+    "resolve_store_uri",
     "search_traces",
+    "span_usage",
 ]

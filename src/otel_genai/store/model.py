@@ -1,7 +1,7 @@
 """Data shapes of the trace store: the neutral write record and the read-back classes.
 
 Write side: :class:`SpanRecord`, a plain tuple any producer can build (the SDK exporter from a
-``ReadableSpan``, a future OTLP/HTTP receiver from decoded protobuf or JSON).
+``ReadableSpan``, the OTLP/HTTP receiver from decoded protobuf or JSON).
 
 Read side, shaped like MLflow's trace entities so the seeds' examples read the same:
 ``trace.info.token_usage``, ``trace.data.spans``, ``span.get_attribute("mlflow.chat.tokenUsage")``.
@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
-from .usage import TOKEN_USAGE_ATTRIBUTE as _TOKEN_USAGE_KEY
-from .usage import parse_token_usage
+from .summary import span_usage
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -134,8 +133,9 @@ class Span:
 
     @property
     def token_usage(self) -> Optional[dict]:
-        """This span's own ``mlflow.chat.tokenUsage`` as a dict of token counts, or ``None``."""
-        return parse_token_usage(self.attributes.get(_TOKEN_USAGE_KEY))
+        """This span's own token usage as a dict of token counts, or ``None``: its ``gen_ai.usage.*``
+        attributes, else its ``mlflow.chat.tokenUsage`` (:func:`otel_genai.store.summary.span_usage`)."""
+        return span_usage(self.attributes)
 
 
 @dataclass(frozen=True)
@@ -150,11 +150,12 @@ class TraceInfo:
         start_time_ns: earliest span start, ns since the epoch.
         end_time_ns: latest span end, ns since the epoch.
         root_span_name: name of the root span (or its stand-in), ``None`` for an empty trace.
-        token_usage: trace total of ``mlflow.chat.tokenUsage`` aggregated the MLflow way (see
-            :func:`otel_genai.store.usage.aggregate_token_usage`): ``{"input_tokens",
+        token_usage: trace total of the spans' token usage (``gen_ai.usage.*``, else
+            ``mlflow.chat.tokenUsage``) aggregated the MLflow way (see
+            :func:`otel_genai.store.summary.aggregate_token_usage`): ``{"input_tokens",
             "output_tokens", "total_tokens"}`` plus ``cache_read_input_tokens`` /
-            ``cache_creation_input_tokens`` when some counted span reports them; ``None`` when no
-            span reports usage.
+            ``cache_creation_input_tokens`` / ``reasoning_output_tokens`` when some counted span
+            reports them; ``None`` when no span reports usage.
         model: ``gen_ai.response.model`` (else ``gen_ai.request.model``) of the earliest-starting
             span that has one, or ``None``.
     """

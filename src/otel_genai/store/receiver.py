@@ -1,4 +1,4 @@
-"""``otel-genai serve``: an OTLP/HTTP trace receiver in front of the embedded trace store (DESIGN.md §6).
+"""``otel-genai serve``: an OTLP/HTTP trace receiver in front of a trace store: the HTTP layer.
 
 Any process or OpenTelemetry Collector can ship spans into the store over the standard OTLP/HTTP
 protocol::
@@ -12,8 +12,8 @@ What it speaks (https://opentelemetry.io/docs/specs/otlp/#otlphttp):
   lowerCamelCase keys, hex trace/span ids, enums as integers or names), optionally
   ``Content-Encoding: gzip`` (or ``deflate``). The answer is an ``ExportTraceServiceResponse`` in the
   request's encoding; spans with invalid ids are left out and counted in ``partial_success``.
-* A batch is one store transaction: all of its valid spans are stored, or none (503 when the store
-  cannot take it: the client retries).
+* A batch is one store transaction: all of its valid spans are stored, or none (503 + ``Retry-After``
+  when the store cannot take it now: the client retries; 500 when the store refuses it for good).
 * The body comes with a ``Content-Length`` or ``Transfer-Encoding: chunked``.
 * Errors carry a ``google.rpc.Status`` with a message: 400 malformed body, 401 missing/wrong bearer
   token (``--token``), 404 unknown path, 405 wrong method, 408 request not received within the read
@@ -25,25 +25,24 @@ What it speaks (https://opentelemetry.io/docs/specs/otlp/#otlphttp):
 * ``GET /health`` answers ``{"status": "ok"}`` (no token needed).
 
 Built on the standard library's ``http.server`` (a thread per connection, HTTP/1.1 keep-alive); the
-store's single connection is shared under its lock, so concurrent clients are safe. Binds
-``127.0.0.1`` unless told otherwise.
+store is shared by the threads (every :class:`~otel_genai.store.interface.TraceStore` is thread-safe).
+Binds ``127.0.0.1`` unless told otherwise.
 
-The command line (``otel-genai serve``) is in :mod:`otel_genai.cli`. Layout, top-down:
-:class:`OTLPReceiver` (server lifecycle), the request handler (HTTP checks, timeouts), :func:`ingest`
-(bytes -> stored spans), :func:`parse_export_request` (protobuf or OTLP JSON -> message) and
-:func:`request_to_records` (message -> :class:`SpanRecord`, shared by both encodings).
+This module knows HTTP only: decoding and storing a request body is
+:func:`otel_genai.store.otlp.ingest`, whose domain errors :func:`_as_ingest_error` maps to status codes.
+The command line (``otel-genai serve``) is in :mod:`otel_genai.cli.serve`. Layout, top-down:
+:class:`OTLPReceiver` (server lifecycle), the request handler (HTTP checks, timeouts, error answers),
+body decompression and the error encoding.
 """
 
 from __future__ import annotations
 
-import base64
 import hmac
 import io
-import json
 import logging
 import math
+import os
 import socket
-import sqlite3
 import threading
 import time
 import zlib
@@ -51,15 +50,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from google.rpc.status_pb2 import Status
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 
-from .db import PathLike, StoreWriteError, TraceStore, default_store_path
-from .model import SpanRecord
+from .backends import open_store
+from .interface import PathLike, StoreUnavailableError, StoreWriteError, TraceStore
+from .otlp import JSON, PROTOBUF, MalformedRequestError, ingest
 
 _logger = logging.getLogger(__name__)
 
@@ -71,9 +66,6 @@ __all__ = [
     "TOKEN_ENV",
     "IngestError",
     "OTLPReceiver",
-    "ingest",
-    "parse_export_request",
-    "request_to_records",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -86,9 +78,6 @@ DEFAULT_READ_TIMEOUT_S = 10.0
 TOKEN_ENV = "OTEL_GENAI_SERVE_TOKEN"
 TRACES_PATH = "/v1/traces"
 HEALTH_PATH = "/health"
-
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 
 # a rejected request's unread body is drained (so the client reads our answer) up to this size;
 # beyond it the connection is simply closed
@@ -103,8 +92,8 @@ class OTLPReceiver:
     """An OTLP/HTTP trace receiver writing into one trace store.
 
     Args:
-        store: a :class:`TraceStore`, or the path of one (``None`` -> :func:`default_store_path`);
-            a store passed in is not closed by :meth:`close`.
+        store: an open :class:`~otel_genai.store.interface.TraceStore` (not closed by :meth:`close`),
+            or a store URI or path to open (``None``: :func:`~otel_genai.store.resolve_store_uri`).
         host, port: where to listen (``port=0``: a free port, see :attr:`port`).
         token: when set, ``POST /v1/traces`` needs ``Authorization: Bearer <token>`` (else 401).
         max_body_bytes: largest accepted body, both as received and after decompression (else 413).
@@ -118,7 +107,7 @@ class OTLPReceiver:
         ValueError: ``port`` not in 0..65535, ``max_body_bytes`` < 1, ``read_timeout_s`` not a
             positive finite number.
         OSError: the address is taken or cannot be bound.
-        StoreError: the store cannot be opened (e.g. :class:`~otel_genai.store.db.ForeignStoreError`).
+        StoreError: the store cannot be opened (e.g. :class:`~otel_genai.store.interface.ForeignStoreError`).
     """
 
     def __init__(
@@ -137,8 +126,8 @@ class OTLPReceiver:
             raise ValueError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
         if not (read_timeout_s > 0 and math.isfinite(read_timeout_s)):
             raise ValueError(f"read_timeout_s must be a positive number of seconds, not {read_timeout_s}")
-        self._owns_store = not isinstance(store, TraceStore)
-        self.store = TraceStore(default_store_path(store)) if self._owns_store else store
+        self._owns_store = store is None or isinstance(store, (str, os.PathLike))
+        self.store: TraceStore = open_store(store) if self._owns_store else store
         self.token = token
         self.max_body_bytes = max_body_bytes
         self.read_timeout_s = read_timeout_s
@@ -217,6 +206,22 @@ class IngestError(Exception):
         self.headers = headers
 
 
+def _as_ingest_error(exc: Exception, method: str, path: str) -> IngestError:
+    """The HTTP answer to a failed request: domain errors by their meaning, anything unexpected 500."""
+    if isinstance(exc, IngestError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return IngestError(408, str(exc))
+    if isinstance(exc, MalformedRequestError):
+        return IngestError(400, str(exc))
+    if isinstance(exc, StoreUnavailableError):
+        return IngestError(503, f"the trace store cannot take the batch now: {exc}", (("Retry-After", "1"),))
+    if isinstance(exc, StoreWriteError):
+        return IngestError(500, f"the trace store refused the batch: {exc}")
+    _logger.exception("otel-genai serve: unexpected error on %s %s", method, path)
+    return IngestError(500, f"internal error: {exc!r}")
+
+
 # google.rpc.Code for each HTTP status we answer with
 _RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 500: 13, 501: 12, 503: 14}
 
@@ -289,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_POST
 
     def _answer(self, route: Any) -> None:
-        """Run ``route(path)`` -> (status, content type, body); an :class:`IngestError` becomes its status."""
+        """Run ``route(path)`` -> (status, content type, body); a failure is answered with its status (:func:`_as_ingest_error`)."""
         self._body_read, self._unread = False, None  # per request: a connection carries several
         path = self.path.split("?", 1)[0]
         headers: tuple[tuple[str, str], ...] = ()
@@ -298,10 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - every failure is answered; the server keeps serving
             if isinstance(exc, TimeoutError):  # the rest of the body may still come: never reuse
                 self.close_connection = True
-                exc = IngestError(408, str(exc))
-            elif not isinstance(exc, IngestError):
-                _logger.exception("otel-genai serve: unexpected error on %s %s", self.command, path)
-                exc = IngestError(500, f"internal error: {exc!r}")
+            exc = _as_ingest_error(exc, self.command, path)
             self._discard_body()
             status, headers = exc.http_status, exc.headers
             content_type, body = _encode_status(exc, self._media_type())
@@ -522,185 +524,3 @@ def _encode_status(exc: IngestError, media_type: str) -> tuple[str, bytes]:
     if media_type == PROTOBUF:
         return PROTOBUF, status.SerializeToString()
     return JSON, _encode_message(status, JSON)
-
-
-# --- bytes -> stored spans ----------------------------------------------------------------------
-
-
-def ingest(store: TraceStore, body: bytes, media_type: str) -> ExportTraceServiceResponse:
-    """Decode one OTLP export request and store its valid spans in one transaction.
-
-    Returns the ``ExportTraceServiceResponse`` to send (``partial_success`` counts the spans left
-    out). Raises :class:`IngestError`: 400 for a body that is not a valid request of ``media_type``,
-    503 when the store cannot take the batch (nothing of it is stored), 500 for anything else.
-    """
-    request = parse_export_request(body, media_type)
-    records, rejected = request_to_records(request)
-    if records:
-        try:
-            store.write_spans(records)
-        except StoreWriteError as exc:
-            if isinstance(exc.__cause__, sqlite3.Error):
-                raise IngestError(503, f"the trace store cannot take the batch now: {exc}",
-                                  (("Retry-After", "1"),)) from exc
-            raise IngestError(500, str(exc)) from exc
-    response = ExportTraceServiceResponse()
-    if rejected:
-        response.partial_success.rejected_spans = len(rejected)
-        shown = "; ".join(rejected[:3]) + ("; ..." if len(rejected) > 3 else "")
-        response.partial_success.error_message = f"{len(rejected)} spans rejected: {shown}"
-    return response
-
-
-def parse_export_request(body: bytes, media_type: str) -> ExportTraceServiceRequest:
-    """An ``ExportTraceServiceRequest`` from a protobuf or OTLP JSON body; :class:`IngestError` (400) if malformed.
-
-    OTLP JSON differs from protobuf's canonical JSON mapping in its ids: ``traceId``, ``spanId`` and
-    ``parentSpanId`` (spans and links) are hex strings, not base64. They are converted before
-    parsing; enum fields may be integers or names; unknown fields are ignored, as the spec asks.
-    """
-    request = ExportTraceServiceRequest()
-    if media_type == PROTOBUF:
-        try:
-            request.ParseFromString(body)
-        except (DecodeError, ValueError, RuntimeError) as exc:
-            raise IngestError(400, f"malformed protobuf ExportTraceServiceRequest: {exc}") from None
-        return request
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise IngestError(400, f"malformed JSON body: {exc}") from None
-    if not isinstance(data, dict):
-        raise IngestError(400, "malformed OTLP JSON: the body must be a JSON object with resourceSpans")
-    try:
-        _hex_ids_to_base64(data)
-        json_format.ParseDict(data, request, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as exc:
-        raise IngestError(400, f"malformed OTLP JSON ExportTraceServiceRequest: {exc}") from None
-    return request
-
-
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
-
-
-def _hex_ids_to_base64(data: dict[str, Any]) -> None:
-    """Rewrite the hex id strings of an OTLP JSON request in place as base64 (protobuf's JSON form)."""
-    for resource_spans in _items(data, "resourceSpans", "resource_spans"):
-        for scope_spans in _items(resource_spans, "scopeSpans", "scope_spans"):
-            for span in _items(scope_spans, "spans"):
-                _convert_ids(span)
-                for link in _items(span, "links"):
-                    _convert_ids(link)
-
-
-def _items(obj: Any, *keys: str) -> list[Any]:
-    if not isinstance(obj, dict):
-        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-    for key in keys:
-        value = obj.get(key)
-        if value is not None:
-            if not isinstance(value, list):
-                raise ValueError(f"{key!r} must be a JSON array")
-            return value
-    return []
-
-
-def _convert_ids(obj: Any) -> None:
-    if not isinstance(obj, dict):
-        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-    for key in _ID_FIELDS:
-        value = obj.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise ValueError(f"{key} must be a hex string, got {value!r}")
-        try:
-            raw = bytes.fromhex(value)
-        except ValueError:
-            raise ValueError(f"{key} is not a hex string: {value!r}") from None
-        obj[key] = base64.b64encode(raw).decode("ascii")
-
-
-_KINDS = ("INTERNAL", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")  # index = OTLP SpanKind
-_STATUS_CODES = ("UNSET", "OK", "ERROR")  # index = OTLP Status.StatusCode
-_ZERO_TRACE_ID = bytes(16)
-_ZERO_SPAN_ID = bytes(8)
-
-
-def request_to_records(request: ExportTraceServiceRequest) -> tuple[list[SpanRecord], list[str]]:
-    """The spans of an export request as store records, and why each left-out span was rejected.
-
-    A span is rejected when its trace id is not 16 bytes (or all zero), its span id not 8 bytes (or
-    all zero), or its parent span id neither empty nor 8 bytes. Ids become lowercase hex, kind and
-    status their names (``SPAN_KIND_UNSPECIFIED`` is taken as ``INTERNAL``), attribute values plain
-    Python values (arrays -> lists, key-value lists -> dicts). Links and dropped counts are not kept.
-    """
-    records: list[SpanRecord] = []
-    rejected: list[str] = []
-    for resource_spans in request.resource_spans:
-        resource = _attributes(resource_spans.resource.attributes)  # one dict shared by its spans
-        for scope_spans in resource_spans.scope_spans:
-            scope_name, scope_version = scope_spans.scope.name, scope_spans.scope.version  # "" as the SDK has it
-            for span in scope_spans.spans:
-                trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
-                if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
-                    rejected.append(f"span {span.name!r}: invalid trace id {trace_id.hex()!r}")
-                    continue
-                if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
-                    rejected.append(f"span {span.name!r}: invalid span id {span_id.hex()!r}")
-                    continue
-                if parent_id and len(parent_id) != 8:
-                    rejected.append(f"span {span.name!r}: invalid parent span id {parent_id.hex()!r}")
-                    continue
-                kind = span.kind
-                code = span.status.code
-                records.append(SpanRecord(
-                    trace_id.hex(),
-                    span_id.hex(),
-                    parent_id.hex() if parent_id and parent_id != _ZERO_SPAN_ID else None,
-                    span.name,
-                    _KINDS[kind] if 0 <= kind < len(_KINDS) else "INTERNAL",
-                    span.start_time_unix_nano,
-                    span.end_time_unix_nano or span.start_time_unix_nano,
-                    _STATUS_CODES[code] if 0 <= code < len(_STATUS_CODES) else "UNSET",
-                    span.status.message or None,
-                    _attributes(span.attributes),
-                    [
-                        {"name": e.name, "time_ns": e.time_unix_nano, "attributes": _attributes(e.attributes)}
-                        for e in span.events
-                    ],
-                    resource,
-                    scope_name,
-                    scope_version,
-                ))
-    return records, rejected
-
-
-def _attributes(key_values: Any) -> dict[str, Any]:
-    out = {}
-    for kv in key_values:
-        value = _any_value(kv.value)
-        if value is not None:
-            out[kv.key] = value
-    return out
-
-
-def _any_value(value: Any) -> Any:
-    """An OTLP ``AnyValue`` as a plain Python value (``None`` when it holds nothing)."""
-    which = value.WhichOneof("value")
-    if which == "string_value":
-        return value.string_value
-    if which == "int_value":
-        return value.int_value
-    if which == "bool_value":
-        return value.bool_value
-    if which == "double_value":
-        return value.double_value
-    if which == "array_value":
-        return [_any_value(v) for v in value.array_value.values]
-    if which == "kvlist_value":
-        return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
-    if which == "bytes_value":
-        return value.bytes_value
-    return None
-

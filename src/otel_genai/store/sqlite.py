@@ -1,105 +1,102 @@
-"""The SQLite trace store: path resolution, schema, batched writes, queries.
+"""The SQLite adapter of :class:`~otel_genai.store.interface.TraceStore`: the SQL and the connection.
 
-One file (default ``platformdirs.user_data_dir("otel-genai")/traces.db``), WAL mode, written by any
+Opened through :func:`otel_genai.store.open_store` with ``sqlite:///abs/path.db`` or a plain path
+(default ``platformdirs.user_data_dir("otel-genai")/traces.db``). One file, WAL mode, written by any
 number of processes (SQLite serialises writers; WAL lets readers run alongside). Tables:
 
 * ``spans``: one row per span (attributes, events as JSON text; times in ns since the epoch),
-  unique on ``(trace, span_id)``; a re-sent span replaces the stored one.
+  unique on ``(trace, span_id)``; a re-sent span replaces the stored one. ``token_usage`` holds the
+  span's usage (:func:`~otel_genai.store.summary.span_usage`) as JSON, so a trace's usage is
+  aggregated without decoding attributes.
 * ``resources``: resource attributes, stored once and referenced by the spans.
-* ``traces``: one summary row per trace (earliest start, latest end, root span name/status once the
-  root arrives, first model seen, whether any span carries ``mlflow.chat.tokenUsage``), kept up to
-  date by an UPSERT in the same transaction as the spans, so listing traces never scans spans.
+* ``traces``: one :class:`~otel_genai.store.summary.TraceSummary` row per trace, merged with each
+  batch (:func:`~otel_genai.store.summary.merge_summaries`) in the same transaction as the spans, so
+  listing traces never scans spans.
 
-Every :meth:`TraceStore.write_spans` call is one transaction: all of the batch is stored, or none.
+What a summary or a trace's usage *is* lives in :mod:`otel_genai.store.summary`; this module only
+stores and fetches. Every :meth:`SQLiteTraceStore.write_spans` call is one ``BEGIN IMMEDIATE``
+transaction: all of the batch is stored, or none. A lock held too long by another connection is
+:class:`StoreUnavailableError` (retry later); other failures are :class:`StoreWriteError` / :class:`StoreError`.
 
 A store carries a marker, ``PRAGMA application_id = APPLICATION_ID``, set with the schema. Before it
-writes anything, :class:`TraceStore` checks what the file is: a missing or empty file (0 bytes, or a
+writes anything, the adapter checks what the file is: a missing or empty file (0 bytes, or a
 SQLite database without a single table) becomes a store; a file with the marker, or a store created
 before the marker existed (our three tables with our columns, ``user_version`` 1; marked when next
 opened for writing), is used; anything else is another application's database and is refused
 (:class:`ForeignStoreError`) without being modified, whether it was opened for reading or writing.
+
+Stores written before spans' ``gen_ai.usage.*`` counted (otel-genai 0.1) keep the ``token_usage``
+their spans had then (``mlflow.chat.tokenUsage`` only) for listings; a trace read with its spans
+always takes its usage from their attributes.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import errno
 import functools
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+from urllib.parse import unquote, urlsplit
 
-from ..semconv import attributes as _A
+from .interface import (
+    DEFAULT_TIMEOUT_S,
+    AmbiguousTraceIdError,
+    ForeignStoreError,
+    PathLike,
+    StoreError,
+    StoreNotFoundError,
+    StoreUnavailableError,
+    StoreWriteError,
+    TimeLike,
+    TraceNotFoundError,
+    normalize_trace_id,
+    to_ns,
+)
 from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
-from .usage import TOKEN_USAGE_ATTRIBUTE, aggregate_span_usage, aggregate_token_usage
+from .summary import (
+    TraceSummary,
+    aggregate_span_usage,
+    aggregate_token_usage,
+    merge_summaries,
+    span_usage,
+    stand_in_root,
+    summarize_batch,
+    trace_status,
+    usage_json,
+)
 
-STORE_PATH_ENV = "OTEL_GENAI_STORE_PATH"
-"""Environment variable naming the store file; overrides the per-user default."""
-
+SCHEME = "sqlite"
 SCHEMA_VERSION = 1
 #: ``PRAGMA application_id`` of every store otel-genai creates (the bytes ``b"ogen"``)
 APPLICATION_ID = 0x6F67656E
 #: ``user_version`` of the stores written before :data:`APPLICATION_ID` was set (recognised by their tables)
 _UNMARKED_SCHEMA_VERSION = 1
-DEFAULT_BUSY_TIMEOUT_S = 2.0
-
-PathLike = Union[str, "os.PathLike[str]"]
-TimeLike = Union[int, _dt.datetime]
+DEFAULT_BUSY_TIMEOUT_S = DEFAULT_TIMEOUT_S
 
 
-class StoreError(Exception):
-    """Base class of trace-store errors (unreadable, unwritable, not a trace store, ...)."""
+def open_uri(uri: PathLike, *, read_only: bool = False, timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> "SQLiteTraceStore":
+    """The adapter for ``sqlite:///abs/path.db`` (percent-decoded) or a plain file path (``~`` expanded).
 
-
-class StoreNotFoundError(StoreError, FileNotFoundError):
-    """Reading from a store file that does not exist (reads never create the file)."""
-
-    def __init__(self, path: PathLike):
-        super().__init__(errno.ENOENT, "no trace store", str(path))  # str(): "[Errno 2] no trace store: '<path>'"
-
-
-class ForeignStoreError(StoreError):
-    """The file is a SQLite database of another application: otel-genai neither reads nor writes it.
-
-    ``path`` is the file; ``detail`` says what identified it (its tables, or its application id).
+    ``timeout_s``: seconds a statement waits for another connection's lock. Raises
+    :class:`StoreError` for a ``sqlite://`` URI with a host, a relative path or a query, and what
+    :class:`SQLiteTraceStore` raises.
     """
-
-    def __init__(self, path: PathLike, detail: str):
-        super().__init__(
-            f"{path} is a SQLite database of another application ({detail}), not an otel-genai trace"
-            " store; it is left untouched"
-        )
-        self.path = Path(path)
-        self.detail = detail
+    return SQLiteTraceStore(uri_to_path(uri), read_only=read_only, busy_timeout_s=timeout_s)
 
 
-class StoreWriteError(StoreError):
-    """A batch could not be written; nothing of that batch was stored."""
-
-
-class TraceNotFoundError(StoreError, LookupError):
-    """No stored trace has the given id (or id prefix)."""
-
-
-class AmbiguousTraceIdError(StoreError, LookupError):
-    """A trace id prefix matches more than one stored trace."""
-
-
-def default_store_path(path: Optional[PathLike] = None) -> Path:
-    """Where the trace store lives: ``path`` if given, else ``$OTEL_GENAI_STORE_PATH``, else
-    ``platformdirs.user_data_dir("otel-genai")/traces.db``. ``~`` is expanded; nothing is created."""
-    if path is not None and str(path) != "":
-        return Path(path).expanduser()
-    env = os.environ.get(STORE_PATH_ENV, "").strip()
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("otel-genai", appauthor=False)) / "traces.db"
+def uri_to_path(uri: PathLike) -> Path:
+    """The file a ``sqlite:///abs/path.db`` URI or a plain path names (``~`` expanded)."""
+    text = str(uri)
+    if not text.lower().startswith(SCHEME + "://"):
+        return Path(text).expanduser()
+    parts = urlsplit(text)
+    path = unquote(parts.path)
+    if parts.netloc or parts.query or parts.fragment or not path.startswith("/"):
+        raise StoreError(f"invalid SQLite store URI {text!r}: write sqlite:///absolute/path/traces.db")
+    return Path(path)
 
 
 _SCHEMA = (
@@ -200,42 +197,33 @@ _INSERT_SPAN = (
     " scope_version, token_usage) VALUES ((SELECT trace_key FROM traces WHERE trace_id = ?),"
     " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_NEWER_MODEL = "excluded.model IS NOT NULL AND (model IS NULL OR excluded.model_start_ns < model_start_ns)"
-_UPSERT_TRACE = f"""
-INSERT INTO traces (trace_id, start_time_ns, end_time_ns, root_span_id, root_span_name,
-                    root_status_code, model, model_start_ns, has_token_usage)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (trace_id) DO UPDATE SET
-    start_time_ns    = min(start_time_ns, excluded.start_time_ns),
-    end_time_ns      = max(end_time_ns, excluded.end_time_ns),
-    root_span_id     = coalesce(excluded.root_span_id, root_span_id),
-    root_span_name   = CASE WHEN excluded.root_span_id IS NULL THEN root_span_name
-                            ELSE excluded.root_span_name END,
-    root_status_code = CASE WHEN excluded.root_span_id IS NULL THEN root_status_code
-                            ELSE excluded.root_status_code END,
-    model            = CASE WHEN {_NEWER_MODEL} THEN excluded.model ELSE model END,
-    model_start_ns   = CASE WHEN {_NEWER_MODEL} THEN excluded.model_start_ns ELSE model_start_ns END,
-    has_token_usage  = max(has_token_usage, excluded.has_token_usage)
-"""
-
-_TRACE_COLUMNS = (
-    "trace_key, trace_id, start_time_ns, end_time_ns, root_span_id, root_span_name, root_status_code, model,"
+_SUMMARY_COLUMNS = (
+    "start_time_ns, end_time_ns, root_span_id, root_span_name, root_status_code, model, model_start_ns,"
     " has_token_usage"
 )
+_SELECT_SUMMARIES = "SELECT trace_id, " + _SUMMARY_COLUMNS + " FROM traces WHERE trace_id IN ({marks})"
+# the merged summary replaces the row's values in place (trace_key, which the spans reference, stays)
+_UPSERT_SUMMARY = f"""
+INSERT INTO traces (trace_id, {_SUMMARY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (trace_id) DO UPDATE SET
+    start_time_ns = excluded.start_time_ns, end_time_ns = excluded.end_time_ns,
+    root_span_id = excluded.root_span_id, root_span_name = excluded.root_span_name,
+    root_status_code = excluded.root_status_code, model = excluded.model,
+    model_start_ns = excluded.model_start_ns, has_token_usage = excluded.has_token_usage
+"""
+_TRACE_SELECT = "SELECT trace_key, trace_id, " + _SUMMARY_COLUMNS + " FROM traces"
 _SPAN_SELECT = (
     "SELECT s.span_id, s.parent_id, s.name, s.kind, s.start_time_ns, s.end_time_ns,"
     " s.status_code, s.status_message, s.attributes, s.events, r.attributes, s.scope_name,"
     " s.scope_version FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id"
     " WHERE s.trace_key = ? ORDER BY s.start_time_ns, s.rowid"
 )
-# the root span, or when it is absent, the earliest span whose parent is not stored
-_STAND_IN_ROOT = (
-    "SELECT s.name, s.status_code FROM spans s WHERE s.trace_key = ? AND (s.parent_id IS NULL OR"
-    " NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_key = s.trace_key AND p.span_id = s.parent_id))"
-    " ORDER BY s.start_time_ns LIMIT 1"
+_ROOT_NODES_SELECT = (
+    "SELECT span_id, parent_id, name, status_code FROM spans WHERE trace_key = ? ORDER BY start_time_ns, rowid"
 )
-
-_MODEL_KEYS = (_A.GEN_AI_RESPONSE_MODEL, _A.GEN_AI_REQUEST_MODEL)
+_USAGE_NODES_SELECT = "SELECT trace_key, span_id, parent_id, token_usage FROM spans WHERE trace_key IN ({marks})"
+#: most ``?`` parameters in one ``IN (...)`` list
+_IN_CHUNK = 500
 
 
 def _json_default(obj: Any) -> Any:
@@ -257,45 +245,39 @@ def _is_locked(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
 
 
+def _in_chunks(values: Sequence[Any]) -> Iterable[tuple]:
+    """``(part, "?,?,...")`` for ``values`` in slices of at most :data:`_IN_CHUNK`."""
+    for i in range(0, len(values), _IN_CHUNK):
+        part = values[i:i + _IN_CHUNK]
+        yield part, ",".join("?" * len(part))
+
+
 def _reads(method: Any) -> Any:
     """A read method whose SQLite errors become a :class:`StoreError` naming the file: a store
     damaged past its schema page opens fine and fails only when its pages are read."""
 
     @functools.wraps(method)
-    def read(self: "TraceStore", *args: Any, **kwargs: Any) -> Any:
+    def read(self: "SQLiteTraceStore", *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
-            if _is_locked(exc):
-                raise StoreError(f"the trace store {self.path} is locked by another process: {exc}") from exc
-            raise StoreError(f"{self.path} is not a usable otel-genai trace store: {exc}") from exc
+            raise self._read_error(exc) from exc
 
     return read
 
 
-def _to_ns(value: TimeLike) -> int:
-    if isinstance(value, _dt.datetime):
-        return int(value.timestamp() * 1_000_000) * 1000
-    return int(value)
-
-
-def normalize_trace_id(trace_id: str) -> str:
-    """Lower-case hex form of a trace id; an MLflow-style ``tr-`` prefix is dropped."""
-    tid = str(trace_id).strip().lower()
-    if tid.startswith("tr-"):
-        tid = tid[3:]
-    return tid
-
-
-class TraceStore:
-    """A connection to one trace-store file; thread-safe (one connection, guarded by a lock).
+class SQLiteTraceStore:
+    """A connection to one trace-store file; a :class:`~otel_genai.store.interface.TraceStore`.
+    Thread-safe: one connection, guarded by a lock.
 
     Args:
-        path: the store file; ``None`` -> :func:`default_store_path`.
+        path: the store file (``~`` expanded).
         read_only: open for reading only. The file must exist (else :class:`StoreNotFoundError`) and
             is never created or modified. Otherwise the file and its parent directories are created
             on first use, the schema is set up and the database is switched to WAL mode.
         busy_timeout_s: how long (seconds) a statement waits for another writer's lock before failing.
+
+    Attributes: ``path`` (the file, a ``pathlib.Path``), ``location`` (``str(path)``), ``read_only``.
 
     The file is checked before anything is written (see the module docstring): it must be missing,
     empty, or a store; a store made before the marker existed gets it on its first writable open.
@@ -303,18 +285,20 @@ class TraceStore:
     Raises:
         StoreNotFoundError: ``read_only`` and the file does not exist.
         ForeignStoreError: the file is another application's SQLite database (it is not modified).
-        StoreError: the file cannot be opened, is not a usable trace store (corrupt, locked, empty
-            when ``read_only``), or was written by a newer otel-genai.
+        StoreUnavailableError: another process holds the file's lock for longer than ``busy_timeout_s``.
+        StoreError: the file cannot be opened, is not a usable trace store (corrupt, empty when
+            ``read_only``), or was written by a newer otel-genai.
     """
 
     def __init__(
         self,
-        path: Optional[PathLike] = None,
+        path: PathLike,
         *,
         read_only: bool = False,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
     ) -> None:
-        self.path = default_store_path(path)
+        self.path = Path(path).expanduser()
+        self.location = str(self.path)
         self.read_only = read_only
         self._lock = threading.RLock()
         self._resource_cache: dict = {}
@@ -371,11 +355,7 @@ class TraceStore:
             step(conn)
         except sqlite3.Error as exc:
             conn.close()
-            if _is_locked(exc):
-                raise StoreError(
-                    f"the trace store {self.path} is locked by another process (waited {busy_timeout_s:g} s): {exc}"
-                ) from exc
-            raise StoreError(f"{self.path} is not a usable otel-genai trace store: {exc}") from exc
+            raise self._read_error(exc, f" (waited {busy_timeout_s:g} s)") from exc
         except BaseException:
             conn.close()
             raise
@@ -423,7 +403,7 @@ class TraceStore:
                 self._conn.close()
                 self._conn = None
 
-    def __enter__(self) -> "TraceStore":
+    def __enter__(self) -> "SQLiteTraceStore":
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -433,6 +413,12 @@ class TraceStore:
         if self._conn is None:
             raise StoreError(f"the trace store {self.path} is closed")
         return self._conn
+
+    def _read_error(self, exc: sqlite3.Error, waited: str = "") -> StoreError:
+        """The :class:`StoreError` for a SQLite error met while opening or reading."""
+        if _is_locked(exc):
+            return StoreUnavailableError(f"the trace store {self.path} is locked by another process{waited}: {exc}")
+        return StoreError(f"{self.path} is not a usable otel-genai trace store: {exc}")
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -452,19 +438,22 @@ class TraceStore:
         """Store a batch of spans in one transaction: all of them, or (on any error) none.
 
         A span whose ``(trace_id, span_id)`` is already stored replaces it. Returns the number of
-        spans written. Raises :class:`StoreWriteError` (nothing of the batch stored) on failure:
-        a locked database (after ``busy_timeout_s``), a full or read-only disk, an invalid record.
+        spans written.
+
+        Raises:
+            StoreUnavailableError: the database stayed locked for ``busy_timeout_s``, or the disk is
+                full, read-only or failing (SQLite's operational errors); retry later.
+            StoreWriteError: an invalid record (wrong types, a missing name, ...).
         """
-        span_rows = []
-        traces: dict = {}
-        resources: dict = {}
+        records = list(records)
         try:
-            for rec in records:
+            usages = [span_usage(rec[9]) if rec[9] else None for rec in records]
+            arrived = summarize_batch(records, usages)
+            resources: dict = {}
+            span_rows = []
+            for rec, usage in zip(records, usages, strict=True):
                 (trace_id, span_id, parent_id, name, kind, start, end, status_code, status_message,
                  attributes, events, resource_attributes, scope_name, scope_version) = rec
-                usage = attributes.get(TOKEN_USAGE_ATTRIBUTE) if attributes else None
-                if usage is not None and not isinstance(usage, str):
-                    usage = _dumps(usage)
                 if resource_attributes:
                     resource_id, resource_json = self._resource_key(resource_attributes)
                     resources[resource_id] = resource_json
@@ -474,30 +463,12 @@ class TraceStore:
                     trace_id, span_id, parent_id, name, kind, start, end, status_code,
                     status_message, _dumps(attributes) if attributes else "{}",
                     _dumps(events) if events else None, resource_id, scope_name, scope_version,
-                    usage,
+                    usage_json(usage),
                 ))
-                # per-trace summary: [start, end, root_id, root_name, root_status, model, model_start, usage]
-                t = traces.get(trace_id)
-                if t is None:
-                    t = traces[trace_id] = [start, end, None, None, None, None, None, 0]
-                else:
-                    if start < t[0]:
-                        t[0] = start
-                    if end > t[1]:
-                        t[1] = end
-                if parent_id is None:
-                    t[2], t[3], t[4] = span_id, name, status_code
-                if attributes:
-                    model = attributes.get(_MODEL_KEYS[0]) or attributes.get(_MODEL_KEYS[1])
-                    if isinstance(model, str) and (t[5] is None or start < t[6]):
-                        t[5], t[6] = model, start
-                if usage is not None:
-                    t[7] = 1
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:
             raise StoreWriteError(f"invalid span record, batch not stored: {exc!r}") from exc
         if not span_rows:
             return 0
-        trace_rows = [(tid, *t) for tid, t in traces.items()]
 
         with self._lock:
             conn = self._connection()
@@ -506,18 +477,33 @@ class TraceStore:
                 try:
                     if resources:
                         conn.executemany(_INSERT_RESOURCE, resources.items())
-                    conn.executemany(_UPSERT_TRACE, trace_rows)
+                    stored = self._stored_summaries(conn, list(arrived))
+                    conn.executemany(_UPSERT_SUMMARY, [
+                        (trace_id, *merge_summaries(stored.get(trace_id), summary))
+                        for trace_id, summary in arrived.items()
+                    ])
                     conn.executemany(_INSERT_SPAN, span_rows)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-            except sqlite3.Error as exc:
-                raise StoreWriteError(
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailableError(
                     f"could not write {len(span_rows)} spans to {self.path}: {exc}"
                 ) from exc
+            except sqlite3.Error as exc:
+                raise StoreWriteError(f"could not write {len(span_rows)} spans to {self.path}: {exc}") from exc
         return len(span_rows)
+
+    @staticmethod
+    def _stored_summaries(conn: sqlite3.Connection, trace_ids: List[str]) -> Dict[str, TraceSummary]:
+        """The stored :class:`TraceSummary` of each of ``trace_ids`` that has one (write lock held)."""
+        out = {}
+        for part, marks in _in_chunks(trace_ids):
+            for trace_id, *values in conn.execute(_SELECT_SUMMARIES.format(marks=marks), part):
+                out[trace_id] = TraceSummary(*values[:-1], bool(values[-1]))
+        return out
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -579,13 +565,10 @@ class TraceStore:
         ``None`` when it is not stored."""
         tid = normalize_trace_id(trace_id)
         with self._lock:
-            row = self._connection().execute(
-                f"SELECT {_TRACE_COLUMNS} FROM traces WHERE trace_id = ?", (tid,)
-            ).fetchone()
+            row = self._connection().execute(_TRACE_SELECT + " WHERE trace_id = ?", (tid,)).fetchone()
             if row is None:
                 return None
-            spans = self._load_spans(row[0], row[1])
-            return self._build_trace(row, spans, None)
+            return self._trace_with_spans(row)
 
     @_reads
     def search_traces(
@@ -598,7 +581,7 @@ class TraceStore:
         max_start_time: Optional[TimeLike] = None,
         include_spans: bool = True,
     ) -> List[Trace]:
-        """Stored traces, newest (latest start) first. See the module-level :func:`search_traces`."""
+        """Stored traces, newest (latest start) first. See :func:`otel_genai.store.search_traces`."""
         if max_results is not None and max_results <= 0:
             return []
         where, params = [], []
@@ -606,7 +589,7 @@ class TraceStore:
             wanted = status.upper()
             if wanted not in ("OK", "ERROR"):
                 raise ValueError(f"status must be 'OK' or 'ERROR', not {status!r}")
-            # root-less traces take their status from a stand-in span: filtered below
+            # narrowed in SQL by the stored root's status; root-less traces take it from a stand-in: below
             op = "=" if wanted == "ERROR" else "IS NOT"
             where.append(f"(root_span_id IS NULL OR root_status_code {op} 'ERROR')")
         else:
@@ -616,33 +599,33 @@ class TraceStore:
             params.append(root_span_name)
         if min_start_time is not None:
             where.append("start_time_ns >= ?")
-            params.append(_to_ns(min_start_time))
+            params.append(to_ns(min_start_time))
         if max_start_time is not None:
             where.append("start_time_ns <= ?")
-            params.append(_to_ns(max_start_time))
-        sql = f"SELECT {_TRACE_COLUMNS} FROM traces"
+            params.append(to_ns(max_start_time))
+        sql = _TRACE_SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY start_time_ns DESC, trace_id DESC"
 
         out: List[Trace] = []
         with self._lock:
-            conn = self._connection()
-            cursor = conn.execute(sql, params)
-            chunk = max_results if max_results is not None else 500
+            cursor = self._connection().execute(sql, params)
+            chunk = max_results if max_results is not None else _IN_CHUNK
             while max_results is None or len(out) < max_results:
                 rows = cursor.fetchmany(chunk)
                 if not rows:
                     break
-                usage = {} if include_spans else self._usage_for([r[0] for r in rows if r[8]])
-                for row in rows:
-                    spans = self._load_spans(row[0], row[1]) if include_spans else []
-                    trace = self._build_trace(row, spans, usage.get(row[0]))
-                    if row[4] is None:  # stand-in root: apply the filters SQL could not
-                        if wanted is not None and trace.info.status != wanted:
-                            continue
-                        if root_span_name is not None and trace.info.root_span_name != root_span_name:
-                            continue
+                if include_spans:
+                    traces = [self._trace_with_spans(row) for row in rows]
+                else:
+                    traces = self._traces_without_spans(rows)
+                for trace in traces:
+                    info = trace.info
+                    if wanted is not None and info.status != wanted:
+                        continue
+                    if root_span_name is not None and info.root_span_name != root_span_name:
+                        continue
                     out.append(trace)
                     if max_results is not None and len(out) >= max_results:
                         break
@@ -650,6 +633,22 @@ class TraceStore:
         return out
 
     # --- helpers (lock held) ------------------------------------------------------------------
+
+    def _trace_with_spans(self, row: tuple) -> Trace:
+        """A trace row and all its spans; root stand-in and usage computed from the spans."""
+        spans = self._load_spans(row[0], row[1])
+        nodes = [(s.span_id, s.parent_id, s.name, s.status) for s in spans]
+        return _trace(row, spans, nodes, aggregate_span_usage(spans))
+
+    def _traces_without_spans(self, rows: Sequence[tuple]) -> List[Trace]:
+        """Trace rows as traces without spans: usage from the spans' stored ``token_usage`` (for the
+        traces that have some), a root stand-in read only for root-less traces."""
+        usage = self._usage_for([row[0] for row in rows if row[9]])
+        return [
+            _trace(row, [], self._conn.execute(_ROOT_NODES_SELECT, (row[0],)).fetchall() if row[4] is None else (),
+                   usage.get(row[0]))
+            for row in rows
+        ]
 
     def _load_spans(self, trace_key: int, trace_id: str) -> List[Span]:
         resources: dict = {}
@@ -672,105 +671,27 @@ class TraceStore:
     def _usage_for(self, trace_keys: Sequence[int]) -> dict:
         """{trace_key: aggregated token usage} for traces known to carry usage."""
         nodes: dict = {}
-        for i in range(0, len(trace_keys), 500):
-            part = trace_keys[i:i + 500]
-            marks = ",".join("?" * len(part))
-            for key, sid, pid, usage in self._conn.execute(
-                "SELECT trace_key, span_id, parent_id, token_usage FROM spans"
-                f" WHERE trace_key IN ({marks})",
-                part,
-            ):
+        for part, marks in _in_chunks(trace_keys):
+            for key, sid, pid, usage in self._conn.execute(_USAGE_NODES_SELECT.format(marks=marks), part):
                 nodes.setdefault(key, []).append((sid, pid, usage))
         return {key: aggregate_token_usage(n) for key, n in nodes.items()}
 
-    def _build_trace(self, row: tuple, spans: List[Span], usage: Optional[dict]) -> Trace:
-        key, tid, start, end, root_id, root_name, root_status, model, has_usage = row
-        if root_id is None:
-            if spans:
-                ids = {s.span_id for s in spans}
-                stand_in = next((s for s in spans if s.parent_id not in ids), None)
-                if stand_in is not None:
-                    root_name, root_status = stand_in.name, stand_in.status
-            else:
-                found = self._conn.execute(_STAND_IN_ROOT, (key,)).fetchone()
-                if found:
-                    root_name, root_status = found
-        if spans and has_usage:
-            usage = aggregate_span_usage(spans)
-        info = TraceInfo(
-            trace_id=tid,
-            status="ERROR" if root_status == "ERROR" else "OK",
-            start_time_ns=start,
-            end_time_ns=end,
-            root_span_name=root_name,
-            token_usage=usage if has_usage else None,
-            model=model,
-        )
-        return Trace(info=info, data=TraceData(spans=spans))
 
-
-# --- module-level read API ----------------------------------------------------------------------
-
-
-def _reader(path: Optional[PathLike]) -> TraceStore:
-    return TraceStore(path, read_only=True)
-
-
-def search_traces(
-    max_results: Optional[int] = 100,
-    *,
-    path: Optional[PathLike] = None,
-    status: Optional[str] = None,
-    root_span_name: Optional[str] = None,
-    min_start_time: Optional[TimeLike] = None,
-    max_start_time: Optional[TimeLike] = None,
-    include_spans: bool = True,
-) -> List[Trace]:
-    """Stored traces, newest first (by start time).
-
-    Args:
-        max_results: at most this many traces (``None``: all).
-        path: the store file (default :func:`default_store_path`).
-        status: ``"OK"`` or ``"ERROR"`` (the trace status, from its root span).
-        root_span_name: only traces whose root span has exactly this name.
-        min_start_time, max_start_time: inclusive bounds on the trace start, as a ``datetime``
-            (naive = local time) or ns since the epoch.
-        include_spans: load every trace's spans into ``trace.data.spans`` (``False``: only
-            ``trace.info`` is filled, ``trace.data.spans`` is empty, which is much cheaper).
-
-    Returns:
-        list of :class:`~otel_genai.store.model.Trace`.
-
-    Raises:
-        StoreNotFoundError: the store file does not exist (it is not created).
-        StoreError: the file is not a readable trace store.
-    """
-    with _reader(path) as store:
-        return store.search_traces(
-            max_results,
-            status=status,
-            root_span_name=root_span_name,
-            min_start_time=min_start_time,
-            max_start_time=max_start_time,
-            include_spans=include_spans,
-        )
-
-
-def get_trace(trace_id: str, *, path: Optional[PathLike] = None) -> Optional[Trace]:
-    """The stored trace ``trace_id`` (32 hex characters, as OTel prints it; a ``tr-`` prefix is
-    accepted) with its spans in start order, or ``None`` when no such trace is stored.
-
-    Raises :class:`StoreNotFoundError` when the store file does not exist (it is not created).
-    """
-    with _reader(path) as store:
-        return store.get_trace(trace_id)
-
-
-def get_last_trace_id(*, path: Optional[PathLike] = None) -> Optional[str]:
-    """Id of the most recently started trace in the store, or ``None`` when it holds none.
-
-    Raises :class:`StoreNotFoundError` when the store file does not exist.
-    """
-    with _reader(path) as store:
-        return store.get_last_trace_id()
-
+def _trace(row: tuple, spans: List[Span], root_nodes: Sequence[tuple], usage: Optional[dict]) -> Trace:
+    """A :class:`Trace` from a ``_TRACE_SELECT`` row; ``root_nodes`` (start order) give the stand-in
+    root when the row has no root."""
+    key, tid, start, end, root_id, root_name, root_status, model, _model_start, _has_usage = row
+    if root_id is None:
+        found = stand_in_root(root_nodes)
+        if found is not None:
+            root_name, root_status = found
+    info = TraceInfo(
+        trace_id=tid,
+        status=trace_status(root_status),
+        start_time_ns=start,
+        end_time_ns=end,
+        root_span_name=root_name,
+        token_usage=usage,
+        model=model,
+    )
+    return Trace(info=info, data=TraceData(spans=spans))
