@@ -45,6 +45,9 @@ def usage_sum(spans) -> dict:
     total: Counter = Counter()
     for span in spans:
         total.update(span.get_attribute("mlflow.chat.tokenUsage"))
+        reasoning = span.attributes.get("gen_ai.usage.reasoning.output_tokens")
+        if reasoning is not None:  # counted in the trace total too (MLflow's usage JSON has no key for it)
+            total["reasoning_output_tokens"] += reasoning
     return dict(total)
 
 
