@@ -38,7 +38,6 @@ from anthropic_support import (  # noqa: F401  (fixtures)
 )
 from otel_genai.instrumentation.anthropic import AnthropicInstrumentor, _native
 from otel_genai.instrumentation.anthropic import messages as anthropic_messages
-from otel_genai.instrumentation.anthropic._common import client_attributes
 
 KWARGS = {"model": MODEL, "max_tokens": 64, "messages": USER}
 
@@ -96,7 +95,7 @@ def test_default_endpoints_give_the_real_server_address_and_port(instrument_anth
         (_vertex(), "gcp.vertex_ai", "us-east5-aiplatform.googleapis.com"),
     ]
     for c, provider, host in cases:
-        attrs = client_attributes(c.messages)
+        attrs = AnthropicInstrumentor().context.client_attributes(c.messages)  # the instrumentor's state
         assert (attrs["gen_ai.provider.name"], attrs["server.address"]) == (provider, host)
         assert attrs["server.port"] == (8443 if host == "gateway.example" else 443)
 
@@ -355,9 +354,9 @@ def test_metrics_record_duration_and_tokens_with_low_cardinality_attributes(cann
 
 # --- uninstrument / instrument twice (J) -----------------------------------------------------------------------
 def _targets():
-    for module, cls, method, _, _ in anthropic_messages.METHODS:
-        owner = getattr(importlib.import_module(module), cls)
-        yield owner, method, owner.__dict__[method]
+    for row in anthropic_messages.METHODS:
+        owner = getattr(importlib.import_module(row.module), row.cls)
+        yield owner, row.name, owner.__dict__[row.name]
     module = importlib.import_module(_native.MODULE)
     yield module, _native.FUNCTION, module.__dict__[_native.FUNCTION]
 

@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_genai.instrumentation._core import metrics as core_metrics
 from otel_genai.instrumentation._core.faults import raise_faults
+from otel_genai.instrumentation._core.instrumentor import CALL
 from otel_genai.instrumentation.anthropic import AnthropicInstrumentor
 from otel_genai.instrumentation.anthropic import messages as anthropic_messages
 from otel_genai.instrumentation.openai import OpenAIInstrumentor, chat, completions, embeddings, images, responses
@@ -249,11 +250,14 @@ def _wrappers(is_async: bool) -> list[tuple[str, Any, Any, Any]]:
     """(name, wrapper, resource, stream type) of every instrumented call method, as installed."""
     import importlib
 
-    rows = [(m, c, meth, a) for m, c, meth, a, _ in chat.METHODS + responses.METHODS + embeddings.METHODS + completions.METHODS + images.METHODS]
+    rows = [
+        (m.module, m.cls, m.name, m.is_async)
+        for m in chat.METHODS + responses.METHODS + embeddings.METHODS + completions.METHODS + images.METHODS
+    ]
     rows += [
-        (m, c, meth, a)
-        for m, c, meth, a, kind in anthropic_messages.METHODS
-        if kind == anthropic_messages.CALL and "bedrock" not in m and "vertex" not in m
+        (m.module, m.cls, m.name, m.is_async)
+        for m in anthropic_messages.METHODS
+        if m.kind == CALL and "bedrock" not in m.module and "vertex" not in m.module
     ]
     out = []
     for module, cls, method, method_is_async in rows:

@@ -8,7 +8,7 @@ and costs only telemetry.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from ...semconv.usage import TokenUsage
 
@@ -40,17 +40,26 @@ class Operation:
 
     Class attributes:
         operation_name: ``gen_ai.operation.name`` value.
+
+    Instance attributes (set by the instrumentor that builds it):
         stream_types: result types that are streams (wrapped in a proxy, span ends with the stream).
-        raw_response_types: result types of ``with_raw_response`` / ``with_streaming_response``
-            calls (set by the instrumentor; see ``_core.raw``).
+        result_handlers: ``(types, handler)`` pairs for other results that end the span later (e.g.
+            the Stainless SDKs' raw responses): ``handler(invocation, result, kwargs)`` returns what
+            the user gets.
+        context: the provider's per-instrument state (its client classes and caches), or ``None``.
     """
 
     operation_name: ClassVar[str]
-    stream_types: tuple[type, ...] = ()
-    raw_response_types: tuple[type, ...] = ()
 
-    def __init__(self, stream_types: tuple[type, ...] = ()) -> None:
+    def __init__(
+        self,
+        stream_types: tuple[type, ...] = (),
+        result_handlers: tuple[tuple[tuple[type, ...], Callable[..., Any]], ...] = (),
+        context: Any = None,
+    ) -> None:
         self.stream_types = stream_types
+        self.result_handlers = result_handlers
+        self.context = context
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Span attributes known before the call: operation, provider, request model, server address

@@ -46,18 +46,13 @@ def extra_field(model: Any, key: str) -> Any:
 def request_attributes(
     static: dict[str, Any], client: dict[str, Any], kwargs: dict[str, Any], table: tuple[tuple[str, str], ...] = ()
 ) -> dict[str, Any]:
-    """The attributes every inference span starts with: ``static`` (operation name, span type, ...),
-    the ``client`` ones (provider, server), the model (``gen_ai.request.model``), the scalar parameters of ``table``, ``gen_ai.request.stream`` (only when
-    the request streams, as semconv asks) and ``gen_ai.request.choice.count`` (only when ``n`` != 1)."""
+    """The attributes every inference span starts with: ``static`` (operation name, ...), the
+    ``client`` ones (provider, server), the model (``gen_ai.request.model``) and the scalar
+    parameters of ``table``."""
     attrs = {**static, **client}
     model = kwargs.get("model")
     if isinstance(model, str):
         attrs[A.GEN_AI_REQUEST_MODEL] = model
     if table:
         scalar_params(kwargs, table, attrs)
-    if kwargs.get("stream") is True:
-        attrs[A.GEN_AI_REQUEST_STREAM] = True
-    n = kwargs.get("n")
-    if type(n) is int and n != 1:
-        attrs[A.GEN_AI_REQUEST_CHOICE_COUNT] = n
     return attrs

@@ -134,75 +134,10 @@ class AsyncStreamProxy(_StreamProxyBase):
             self._self_end()
 
 
-def end_stream(stream: Any) -> None:
-    """End the span of ``stream`` if it is one of our proxies (no-op otherwise)."""
+def end_stream(stream: Any, exc: BaseException | None = None) -> bool:
+    """End the span of ``stream`` if it is one of our proxies: failed with ``exc`` if given, else as
+    left early (no-op when already ended). Returns whether ``stream`` is one of our proxies."""
     if isinstance(stream, _StreamProxyBase):
-        stream._self_end()
-
-
-def close_hook(attribute: str, is_async: bool) -> Any:
-    """A ``wrapt`` wrapper for an SDK helper's ``close()`` (e.g. ``ChatCompletionStream.close``) that
-    closes the underlying HTTP response directly, bypassing our proxy: after the original runs,
-    the proxy found at ``instance.<attribute>`` ends its span, so leaving a helper's ``with`` block
-    early ends the span at once rather than at garbage collection."""
-    if is_async:
-
-        async def async_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-            try:
-                return await wrapped(*args, **kwargs)
-            finally:
-                end_stream(getattr(instance, attribute, None))
-
-        return async_wrapper
-
-    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        try:
-            return wrapped(*args, **kwargs)
-        finally:
-            end_stream(getattr(instance, attribute, None))
-
-    return wrapper
-
-
-def _helper_proxy(helper: Any) -> _StreamProxyBase | None:
-    """Our proxy behind an SDK stream helper: the helper's own ``_raw_stream``, or that of a helper
-    it holds (a stream manager keeps its stream in a private attribute)."""
-    raw = getattr(helper, "_raw_stream", None)
-    if isinstance(raw, _StreamProxyBase):
-        return raw
-    for value in getattr(helper, "__dict__", {}).values():
-        raw = getattr(value, "_raw_stream", None)
-        if isinstance(raw, _StreamProxyBase):
-            return raw
-    return None
-
-
-def exit_hook(is_async: bool) -> Any:
-    """A ``wrapt`` wrapper for an SDK stream helper's ``__exit__`` / ``__aexit__`` (e.g. openai's
-    ``ChatCompletionStreamManager``, anthropic's ``MessageStreamManager`` and their streams): when an
-    exception leaves the ``with`` block, the span ends as failed with it (status ERROR,
-    ``error.type``) before the helper closes the stream; the exception passes through unchanged."""
-
-    def end_with_error(instance: Any, args: tuple) -> None:
-        exc = args[1] if len(args) > 1 else None
-        if exc is not None:
-            try:
-                proxy = _helper_proxy(instance)
-                if proxy is not None:
-                    proxy._self_end(exc)
-            except Exception:
-                log_fault("stream helper exit")
-
-    if is_async:
-
-        async def async_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-            end_with_error(instance, args)
-            return await wrapped(*args, **kwargs)
-
-        return async_wrapper
-
-    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        end_with_error(instance, args)
-        return wrapped(*args, **kwargs)
-
-    return wrapper
+        stream._self_end(exc)
+        return True
+    return False

@@ -16,7 +16,6 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from .faults import log_fault
 from .invocation import GENAI_CALL_KEY, GenAITelemetry, Invocation
 from .operation import Operation
-from .raw import complete_raw
 from .streams import AsyncStreamProxy, SyncStreamProxy
 
 _attach = otel_context.attach
@@ -34,13 +33,15 @@ def _traced_parent() -> Any:
 
 
 def _complete(invocation: Invocation, result: Any, kwargs: dict[str, Any], proxy_type: type) -> Any:
-    """Return the user's result: a stream wrapped in a proxy, anything else as is (span ended)."""
+    """Return the user's result: a stream wrapped in a proxy, a result one of the operation's
+    ``result_handlers`` takes, anything else as is (span ended)."""
     operation = invocation.operation
     try:
         if operation.stream_types and isinstance(result, operation.stream_types):
             return proxy_type(result, invocation, operation.new_accumulator(kwargs))
-        if operation.raw_response_types and isinstance(result, operation.raw_response_types):
-            return complete_raw(invocation, result, kwargs)
+        for types, handler in operation.result_handlers:
+            if isinstance(result, types):
+                return handler(invocation, result, kwargs)
         invocation.finish(result)
     except Exception:
         log_fault(f"{type(operation).__name__}.complete")

@@ -19,21 +19,13 @@ active (see ``_native``); ``uninstrument()`` restores it.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Collection
-
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-from opentelemetry.instrumentation.utils import unwrap
-from wrapt import wrap_function_wrapper
+from typing import Any
 
 from ...semconv import attributes as A
-from ...version import __version__
-from .._core import GenAITelemetry, async_wrapper, sync_wrapper
 from .._core.imports import ImportHooks
-from .._core.streams import exit_hook
+from .._core.instrumentor import Method
+from .._stainless import StainlessInstrumentor
 from . import _common, _native, messages
-
-SCOPE_NAME = "otel_genai.instrumentation.anthropic"
 
 # (module, client class names, provider name): recorded when the app imports the module
 _PROVIDER_CLIENTS = (
@@ -41,91 +33,41 @@ _PROVIDER_CLIENTS = (
     ("anthropic.lib.vertex", ("AnthropicVertex", "AsyncAnthropicVertex"), A.GenAIProviderName.GCP_VERTEX_AI),
 )
 
+_NATIVE = "native_span"  # ``Method.kind`` of the SDK's own span hook (``_native``)
 
-class AnthropicInstrumentor(BaseInstrumentor):
+
+class AnthropicInstrumentor(StainlessInstrumentor):
     """Traces ``anthropic`` calls as GenAI semantic-convention spans (one CLIENT span per call) with
     the ``gen_ai.client.*`` metrics. Idempotent (instrumenting twice does not double-wrap);
     ``uninstrument()`` restores every original function. ``instrument()`` never imports
     ``anthropic``: each module is wrapped when the app imports it (``_core.imports``)."""
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return ("anthropic >= 1.0",)
+    scope_name = "otel_genai.instrumentation.anthropic"
+    dependencies = ("anthropic >= 1.0",)
+    sdk = "anthropic"
 
-    def _instrument(self, **kwargs: Any) -> None:
-        telemetry = self._telemetry = GenAITelemetry.from_instrument_kwargs(SCOPE_NAME, __version__, kwargs)
-        _common.reset()
-        # (owner, attribute) pairs wrapped so far. Set here, never in ``__init__``: the instrumentor
-        # is a singleton (``BaseInstrumentor.__new__``), constructed again by every caller.
-        self._wrapped: list[tuple[Any, str]] = []
-        self._hooks = hooks = ImportHooks()
+    METHODS = messages.METHODS + messages.HELPER_HOOKS + (Method(_native.MODULE, None, _native.FUNCTION, kind=_NATIVE),)
+
+    def methods(self) -> tuple:
+        return self.METHODS
+
+    def on_instrument(self, hooks: ImportHooks) -> None:
+        self.context = clients = _common.AnthropicClients(self.telemetry.capture.enabled)
         for module_name, names, provider in _PROVIDER_CLIENTS:
-            hooks.when_imported(module_name, lambda module, n=names, p=provider: _add_provider_types(module, n, p))
-        modules = dict.fromkeys(row[0] for row in messages.METHODS + messages.EXIT_HOOKS)
-        for module_name in modules:
-            hooks.when_imported(module_name, lambda module: self._wrap_module(telemetry, module))
-        hooks.when_imported(_native.MODULE, self._wrap_native)
 
-    def _wrap_module(self, telemetry: GenAITelemetry, module: Any) -> None:
-        """Wrap the table rows of ``module`` (just imported by the app, or already there); rows this
-        SDK version lacks are skipped."""
-        from anthropic import AsyncStream, Stream
+            def add(module: Any, names: tuple[str, ...] = names, provider: str = provider) -> None:
+                types = tuple(t for t in (getattr(module, n, None) for n in names) if isinstance(t, type))
+                if types:
+                    clients.add_provider_types(types, provider)
 
-        name = module.__name__
-        for module_name, cls_name, method, is_async, kind in messages.METHODS:
-            owner = getattr(module, cls_name, None) if module_name == name else None
-            if owner is None or not callable(getattr(owner, method, None)):
-                continue
-            stream_types = (AsyncStream,) if is_async else (Stream,)
-            if kind == messages.STREAM_HELPER:
-                operation = messages.Messages(stream_types, telemetry.capture.enabled, streaming=True)
-                wrapper = messages.stream_helper_wrapper(telemetry, operation, is_async)
-            else:
-                operation = messages.Messages(stream_types, telemetry.capture.enabled)
-                operation.raw_response_types = _raw_response_types()
-                wrapper = (async_wrapper if is_async else sync_wrapper)(telemetry, operation)
-            self._wrap(owner, method, wrapper)
-        for module_name, cls_name, method, is_async in messages.EXIT_HOOKS:
-            owner = getattr(module, cls_name, None) if module_name == name else None
-            if owner is not None and callable(getattr(owner, method, None)):
-                self._wrap(owner, method, exit_hook(is_async))
+            hooks.when_imported(module_name, add)
 
-    def _wrap_native(self, module: Any) -> None:
-        if callable(getattr(module, _native.FUNCTION, None)):
-            self._wrap(module, _native.FUNCTION, _native.start_api_call_span_wrapper)
-
-    def _wrap(self, owner: Any, name: str, wrapper: Any) -> None:
-        wrap_function_wrapper(owner, name, wrapper)
-        self._wrapped.append((owner, name))
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        self._telemetry.active = False
-        self._hooks.cancel()
-        for owner, name in reversed(self._wrapped):
-            unwrap(owner, name)
-        self._wrapped = []
-        _common.reset()
+    def wrapper(self, method: Method, owner: Any) -> Any:
+        if method.kind == messages.STREAM_HELPER:
+            return messages.stream_helper_wrapper(self.telemetry, self.new_operation(method), method.is_async)
+        if method.kind == _NATIVE:
+            return _native.start_api_call_span_wrapper
+        return super().wrapper(method, owner)
 
 
-def _add_provider_types(module: Any, names: tuple[str, ...], provider: str) -> None:
-    types = tuple(t for t in (getattr(module, n, None) for n in names) if isinstance(t, type))
-    if types:
-        _common.PROVIDER_TYPES.append((types, provider))
-
-
-def _import(module_name: str) -> Any:
-    try:
-        return importlib.import_module(module_name)
-    except ImportError:
-        return None
-
-
-def _raw_response_types() -> tuple[type, ...]:
-    """Result types of ``with_raw_response`` / ``with_streaming_response`` calls."""
-    types: list[type] = []
-    for module_name, names in (
-        ("anthropic._response", ("APIResponse", "AsyncAPIResponse")),
-        ("anthropic._legacy_response", ("LegacyAPIResponse",)),  # 0.x SDKs
-    ):
-        module = _import(module_name)
-        types.extend(t for t in (getattr(module, n, None) for n in names) if isinstance(t, type))
-    return tuple(types)
+SCOPE_NAME = AnthropicInstrumentor.scope_name

@@ -34,10 +34,11 @@ from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core import async_wrapper, sync_wrapper
 from .._core.faults import log_fault
+from .._core.instrumentor import CALL, Method
 from .._core.invocation import GenAITelemetry
 from .._core.operation import Operation, StreamAccumulator
-from .._core.params import get, request_attributes, scalar_params, stop_sequences
-from ._common import client_attributes
+from .._core.params import get, scalar_params, stop_sequences
+from .._stainless import EXIT_HOOK, request_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (
@@ -56,53 +57,29 @@ _BETA = "anthropic.resources.beta.messages.messages"
 _BEDROCK_BETA = "anthropic.lib.bedrock._beta_messages"
 _VERTEX_BETA = "anthropic.lib.vertex._beta_messages"
 
-CALL, STREAM_HELPER = "call", "stream_helper"
-
-# Every instrumented method: (module, class, method, is_async, kind). ``call`` methods return the
-# Message (or a stream for ``stream=True``, or a raw response); ``parse`` posts by itself (it does not
-# call ``create``). ``stream_helper`` methods return a stream manager that posts by itself (it does
-# not call ``create`` either) when entered. Rows whose module or method this SDK version lacks are
-# skipped.
-METHODS = tuple(
-    (module, cls, method, is_async, kind)
-    for module in (_STABLE, _BETA, _BEDROCK_BETA, _VERTEX_BETA)
-    for cls, is_async in (("Messages", False), ("AsyncMessages", True))
-    for method, kind in (("create", CALL), ("parse", CALL), ("stream", STREAM_HELPER))
-)
-
-
-# ``messages.stream()`` helpers whose ``__exit__`` closes the stream without the exception that left
-# the ``with`` block: hooked so that exception marks the span failed (module, class, method, is_async)
-EXIT_HOOKS = tuple(
-    (f"anthropic.lib.streaming.{module}", f"{beta}{prefix}{cls}", method, is_async)
-    for module, beta in (("_messages", ""), ("_beta_messages", "Beta"))
-    for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
-    for cls in ("MessageStreamManager", "MessageStream")
-)
+#: ``Method.kind`` of ``messages.stream()``: it returns a stream manager that posts by itself (not
+#: through ``create``) when entered
+STREAM_HELPER = "stream_helper"
 
 
 class Messages(Operation):
-    """``messages.create`` / ``parse`` / ``stream`` (stable and beta) -> one ``chat {model}`` CLIENT span."""
+    """``messages.create`` / ``parse`` (stable and beta) -> one ``chat {model}`` CLIENT span. The
+    ``context`` is the instrumentor's :class:`~._common.AnthropicClients`."""
 
     operation_name = A.GenAIOperationName.CHAT
-
-    def __init__(self, stream_types: tuple[type, ...], capture_content: bool, streaming: bool = False) -> None:
-        self.stream_types = stream_types
-        self.capture_content = capture_content
-        self.streaming = streaming  # a stream helper: the request streams whatever its kwargs say
+    streaming = False  # the request streams when its kwargs say ``stream=True``
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = request_attributes(_STATIC_ATTRIBUTES, client_attributes(instance), kwargs)
+        attrs = request_attributes(_STATIC_ATTRIBUTES, self.context.client_attributes(instance), kwargs)
         _sampling_params(kwargs, attrs)
         extra_body = kwargs.get("extra_body")
         if isinstance(extra_body, dict) and extra_body:  # sent as body fields, over the kwargs
             _sampling_params(extra_body, attrs)
-        if self.streaming or kwargs.get("stream") is True:  # semconv: set if and only if the request streams
+        if self.streaming:  # semconv: set if and only if the request streams
             attrs[A.GEN_AI_REQUEST_STREAM] = True
         if _json_output(kwargs) or _json_output(kwargs.get("extra_body")):
             attrs[A.GEN_AI_OUTPUT_TYPE] = A.GenAIOutputType.JSON
         return attrs
-
     def request_content(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         content: dict[str, Any] = {}
         keep_blobs = P.blob_content_enabled()
@@ -144,7 +121,38 @@ class Messages(Operation):
         return attrs, usage_from(getattr(result, "usage", None)), content
 
     def new_accumulator(self, kwargs: dict[str, Any]) -> MessagesStreamAccumulator:
-        return MessagesStreamAccumulator(self.capture_content)
+        return MessagesStreamAccumulator(self.context.capture_content)
+
+
+class StreamedMessages(Messages):
+    """``messages.stream()`` (stable and beta): the request always streams."""
+
+    streaming = True
+
+
+# Every instrumented method. ``create`` returns the Message (or a stream for ``stream=True``, or a raw
+# response); ``parse`` posts by itself (it does not call ``create``); ``stream()`` returns a stream
+# manager that posts by itself when entered (see ``stream_helper_wrapper``). Rows whose module or
+# method this SDK version lacks are skipped.
+METHODS = tuple(
+    Method(module, cls, method, is_async, operation, kind)
+    for module in (_STABLE, _BETA, _BEDROCK_BETA, _VERTEX_BETA)
+    for cls, is_async in (("Messages", False), ("AsyncMessages", True))
+    for method, operation, kind in (
+        ("create", Messages, CALL),
+        ("parse", Messages, CALL),
+        ("stream", StreamedMessages, STREAM_HELPER),
+    )
+)
+
+# The ``messages.stream()`` helpers (``MessageStream`` and its manager, stable and beta), whose
+# ``__exit__`` closes the stream without the exception that left the ``with`` block
+HELPER_HOOKS = tuple(
+    Method(f"anthropic.lib.streaming.{module}", f"{beta}{prefix}{cls}", method, is_async, kind=EXIT_HOOK)
+    for module, beta in (("_messages", ""), ("_beta_messages", "Beta"))
+    for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
+    for cls in ("MessageStreamManager", "MessageStream")
+)
 
 
 # --- the stream helper (``messages.stream()``) ------------------------------------------------------

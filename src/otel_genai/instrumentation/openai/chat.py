@@ -11,9 +11,11 @@ from typing import Any
 from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
+from .._core.instrumentor import Method
+from .._stainless import CLOSE_HOOK, EXIT_HOOK
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import extra_field, get, stop_sequences
-from ._common import OUTPUT_TYPES, request_attributes
+from ._common import OUTPUT_TYPES
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (
@@ -41,7 +43,7 @@ class ChatCompletions(Operation):
     operation_name = A.GenAIOperationName.CHAT
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)
+        attrs = self.context.request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)
         stop = stop_sequences(kwargs.get("stop"))
         if stop:
             attrs[A.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
@@ -80,23 +82,22 @@ class ChatCompletions(Operation):
 
 
 METHODS = (
-    (_MODULE, "Completions", "create", False, ChatCompletions),
-    (_MODULE, "AsyncCompletions", "create", True, ChatCompletions),
+    Method(_MODULE, "Completions", "create", False, ChatCompletions),
+    Method(_MODULE, "AsyncCompletions", "create", True, ChatCompletions),
     # parse() posts by itself (it does not call create); stream() calls create(stream=True)
-    (_MODULE, "Completions", "parse", False, ChatCompletions),
-    (_MODULE, "AsyncCompletions", "parse", True, ChatCompletions),
+    Method(_MODULE, "Completions", "parse", False, ChatCompletions),
+    Method(_MODULE, "AsyncCompletions", "parse", True, ChatCompletions),
 )
 
-# Helpers whose close() bypasses our stream proxy: (module, class, method, is_async, proxy attribute)
-CLOSE_HOOKS = (
-    ("openai.lib.streaming.chat._completions", "ChatCompletionStream", "close", False, "_raw_stream"),
-    ("openai.lib.streaming.chat._completions", "AsyncChatCompletionStream", "close", True, "_raw_stream"),
-)
-
-# Helpers whose ``__exit__`` closes the stream without the exception that left the ``with`` block:
-# hooked so that exception marks the span failed (module, class, method, is_async)
-EXIT_HOOKS = tuple(
-    ("openai.lib.streaming.chat._completions", f"{prefix}{cls}", method, is_async)
+# The ``chat.completions.stream()`` helper (``ChatCompletionStream`` and its manager): its close()
+# closes the HTTP response without our proxy, and its ``__exit__`` drops the exception that left the
+# ``with`` block, so both are hooked (see ``_stainless.helpers``)
+_HELPER_MODULE = "openai.lib.streaming.chat._completions"
+HELPER_HOOKS = (
+    Method(_HELPER_MODULE, "ChatCompletionStream", "close", False, kind=CLOSE_HOOK),
+    Method(_HELPER_MODULE, "AsyncChatCompletionStream", "close", True, kind=CLOSE_HOOK),
+) + tuple(
+    Method(_HELPER_MODULE, f"{prefix}{cls}", method, is_async, kind=EXIT_HOOK)
     for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
     for cls in ("ChatCompletionStreamManager", "ChatCompletionStream")
 )

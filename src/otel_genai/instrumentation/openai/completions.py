@@ -19,9 +19,10 @@ from typing import Any
 from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
+from .._core.instrumentor import Method
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import stop_sequences
-from ._common import request_attributes
+
 from .chat import usage_from
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
@@ -54,7 +55,7 @@ class TextCompletions(Operation):
     operation_name = A.GenAIOperationName.TEXT_COMPLETION
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)
+        attrs = self.context.request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)
         stop = stop_sequences(kwargs.get("stop"))
         if stop:
             attrs[A.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
@@ -86,8 +87,8 @@ class TextCompletions(Operation):
 
 
 METHODS = (
-    (_MODULE, "Completions", "create", False, TextCompletions),
-    (_MODULE, "AsyncCompletions", "create", True, TextCompletions),
+    Method(_MODULE, "Completions", "create", False, TextCompletions),
+    Method(_MODULE, "AsyncCompletions", "create", True, TextCompletions),
 )
 
 

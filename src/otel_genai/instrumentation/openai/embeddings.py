@@ -29,8 +29,9 @@ from typing import Any
 
 from ...semconv import attributes as A
 from ...semconv.usage import TokenUsage
+from .._core.instrumentor import Method
 from .._core.operation import Operation
-from ._common import request_attributes
+
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.EMBEDDINGS,
@@ -44,11 +45,11 @@ class Embeddings(Operation):
 
     operation_name = A.GenAIOperationName.EMBEDDINGS
 
-    def __init__(self, stream_types: tuple[type, ...]) -> None:
-        self.stream_types = ()  # the embeddings endpoint never streams
+    def __init__(self, stream_types: tuple[type, ...] = (), result_handlers: tuple = (), context: object = None) -> None:
+        super().__init__((), result_handlers, context)  # the embeddings endpoint never streams
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs)
+        attrs = self.context.request_attributes(_STATIC_ATTRIBUTES, instance, kwargs)
         encoding_format = kwargs.get("encoding_format")
         if isinstance(encoding_format, str):
             attrs[A.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding_format]
@@ -75,8 +76,8 @@ class Embeddings(Operation):
 
 
 METHODS = (
-    (_MODULE, "Embeddings", "create", False, Embeddings),
-    (_MODULE, "AsyncEmbeddings", "create", True, Embeddings),
+    Method(_MODULE, "Embeddings", "create", False, Embeddings),
+    Method(_MODULE, "AsyncEmbeddings", "create", True, Embeddings),
 )
 
 

@@ -35,8 +35,9 @@ from typing import Any
 from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
+from .._core.instrumentor import Method
 from .._core.operation import Operation, StreamAccumulator
-from ._common import request_attributes
+
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.GENERATE_CONTENT,
@@ -61,7 +62,7 @@ class ImageGeneration(Operation):
     operation_name = A.GenAIOperationName.GENERATE_CONTENT
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs)
+        attrs = self.context.request_attributes(_STATIC_ATTRIBUTES, instance, kwargs)
         return attrs
 
     def request_content(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -96,10 +97,10 @@ class ImageEdit(ImageGeneration):
 
 
 METHODS = (
-    (_MODULE, "Images", "generate", False, ImageGeneration),
-    (_MODULE, "AsyncImages", "generate", True, ImageGeneration),
-    (_MODULE, "Images", "edit", False, ImageEdit),
-    (_MODULE, "AsyncImages", "edit", True, ImageEdit),
+    Method(_MODULE, "Images", "generate", False, ImageGeneration),
+    Method(_MODULE, "AsyncImages", "generate", True, ImageGeneration),
+    Method(_MODULE, "Images", "edit", False, ImageEdit),
+    Method(_MODULE, "AsyncImages", "edit", True, ImageEdit),
 )
 
 

@@ -9,7 +9,7 @@ Entry points (openai 3.x, ``openai/resources/responses/responses.py`` and ``lib/
   ``create`` row traces it and the helper's ``ResponseStream`` iterates our stream proxy. Its
   ``close()`` closes the HTTP response, not the raw stream, so ``CLOSE_HOOKS`` end the span there.
   ``stream(response_id=...)`` resumes an existing response through ``retrieve`` and is not traced.
-* ``with_raw_response`` / ``with_streaming_response`` results are handled by the core (``_core.raw``).
+* ``with_raw_response`` / ``with_streaming_response`` results are handled by ``_stainless.raw``.
 
 Mapping decisions:
 
@@ -42,9 +42,11 @@ from typing import Any
 from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
+from .._core.instrumentor import Method
+from .._stainless import CLOSE_HOOK, EXIT_HOOK
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import get
-from ._common import OUTPUT_TYPES, request_attributes
+from ._common import OUTPUT_TYPES
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (
@@ -107,7 +109,7 @@ class ResponsesOperation(Operation):
     operation_name = A.GenAIOperationName.CHAT
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)
+        attrs = self.context.request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)
         output_type = _output_type(kwargs)
         if output_type:
             attrs[A.GEN_AI_OUTPUT_TYPE] = output_type
@@ -141,23 +143,21 @@ _MODULE = "openai.resources.responses.responses"
 
 # (module, class, method, is_async, Operation factory taking the stream types)
 METHODS = (
-    (_MODULE, "Responses", "create", False, ResponsesOperation),
-    (_MODULE, "AsyncResponses", "create", True, ResponsesOperation),
-    (_MODULE, "Responses", "parse", False, ResponsesOperation),
-    (_MODULE, "AsyncResponses", "parse", True, ResponsesOperation),
+    Method(_MODULE, "Responses", "create", False, ResponsesOperation),
+    Method(_MODULE, "AsyncResponses", "create", True, ResponsesOperation),
+    Method(_MODULE, "Responses", "parse", False, ResponsesOperation),
+    Method(_MODULE, "AsyncResponses", "parse", True, ResponsesOperation),
 )
 
-# Helpers whose close() closes the HTTP response directly, bypassing our stream proxy (leaving a
-# ``responses.stream()`` block early would otherwise end the span only at garbage collection):
-# (module, class, method, is_async, attribute holding the proxy)
+# The ``responses.stream()`` helper: its close() closes the HTTP response directly, bypassing our
+# stream proxy (leaving the block early would otherwise end the span only at garbage collection),
+# and its ``__exit__`` drops the exception that left the block (see ``_stainless.helpers``)
 _HELPER_MODULE = "openai.lib.streaming.responses._responses"
-CLOSE_HOOKS = (
-    (_HELPER_MODULE, "ResponseStream", "close", False, "_raw_stream"),
-    (_HELPER_MODULE, "AsyncResponseStream", "close", True, "_raw_stream"),
-)
-# ... and whose ``__exit__`` drops the exception that left the block (see ``chat.EXIT_HOOKS``)
-EXIT_HOOKS = tuple(
-    (_HELPER_MODULE, f"{prefix}{cls}", method, is_async)
+HELPER_HOOKS = (
+    Method(_HELPER_MODULE, "ResponseStream", "close", False, kind=CLOSE_HOOK),
+    Method(_HELPER_MODULE, "AsyncResponseStream", "close", True, kind=CLOSE_HOOK),
+) + tuple(
+    Method(_HELPER_MODULE, f"{prefix}{cls}", method, is_async, kind=EXIT_HOOK)
     for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
     for cls in ("ResponseStreamManager", "ResponseStream")
 )

@@ -1,4 +1,5 @@
-"""Raw-response results (the SDKs' ``with_raw_response`` / ``with_streaming_response``): the user
+"""Raw-response results of the Stainless SDKs (``with_raw_response`` / ``with_streaming_response``,
+their ``APIResponse`` with ``parse()``, ``http_response._content`` and ``_parsed_by_type``): the user
 gets the SDK's own object (a transparent proxy where needed) and the span still carries the
 response, whichever way the body is read.
 
@@ -17,14 +18,15 @@ from typing import Any
 
 import wrapt
 
-from . import lifecycle
-from .faults import log_fault
-from .invocation import Invocation
-from .streams import AsyncStreamProxy, SyncStreamProxy
+from .._core import lifecycle
+from .._core.faults import log_fault
+from .._core.invocation import Invocation
+from .._core.streams import AsyncStreamProxy, SyncStreamProxy
 
 
 def complete_raw(invocation: Invocation, raw: Any, kwargs: dict[str, Any]) -> Any:
-    """The user's result for a raw response ``raw`` (ends the span now or later)."""
+    """The user's result for a raw response ``raw`` (ends the span now or later): an
+    :attr:`~otel_genai.instrumentation._core.operation.Operation.result_handlers` handler."""
     streaming = kwargs.get("stream") is True
     read = getattr(raw, "http_response", None) is not None and _body_read(raw)
     if read and not streaming and not _is_coroutine_parse(raw):
