@@ -26,6 +26,17 @@ def scalar_params(kwargs: dict[str, Any], table: tuple[tuple[str, str], ...], at
             attrs[attribute] = value
 
 
+def string_fields(obj: Any, table: tuple[tuple[str, str], ...], attrs: dict[str, Any]) -> dict[str, Any]:
+    """Copy each ``(field, attribute)`` of ``table`` whose value on ``obj`` (an SDK response model) is
+    a non-empty string into ``attrs``; returns ``attrs``. The response side's counterpart of
+    :func:`scalar_params`."""
+    for field, attribute in table:
+        value = getattr(obj, field, None)
+        if isinstance(value, str) and value:
+            attrs[attribute] = value
+    return attrs
+
+
 def stop_sequences(stop: Any) -> list[str] | None:
     """``stop`` as a list of strings (a single string becomes a one-item list); ``None`` otherwise."""
     if isinstance(stop, str):

@@ -37,7 +37,7 @@ from .._core.faults import log_fault
 from .._core.instrumentor import CALL, Method
 from .._core.invocation import GenAITelemetry
 from .._core.operation import Operation, StreamAccumulator
-from .._core.params import get, scalar_params, stop_sequences
+from .._core.params import get, scalar_params, stop_sequences, string_fields
 from .._stainless import EXIT_HOOK, request_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
@@ -46,6 +46,9 @@ _REQUEST_PARAMS = (
     ("temperature", A.GEN_AI_REQUEST_TEMPERATURE),
     ("top_p", A.GEN_AI_REQUEST_TOP_P),
 )
+
+# field of a Message (or of the Message in ``message_start``) -> attribute, copied when a non-empty string
+_RESPONSE_FIELDS = (("id", A.GEN_AI_RESPONSE_ID), ("model", A.GEN_AI_RESPONSE_MODEL))
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.CHAT,
@@ -103,7 +106,7 @@ class Messages(Operation):
         if result is None:  # the body was never read (e.g. a raw response closed unread)
             return {}, None, {}
         attrs: dict[str, Any] = {}
-        _metadata(result, attrs)
+        string_fields(result, _RESPONSE_FIELDS, attrs)
         request_id = getattr(result, "_request_id", None)
         if isinstance(request_id, str) and request_id:
             attrs[A.ANTHROPIC_REQUEST_ID] = request_id
@@ -233,16 +236,6 @@ def _json_output(source: Any) -> bool:
         return True
     output_config = source.get("output_config")
     return isinstance(output_config, dict) and get(output_config.get("format"), "type") == "json_schema"
-
-
-def _metadata(message: Any, attrs: dict[str, Any]) -> None:
-    """id and model of a Message (or of the Message in ``message_start``)."""
-    value = getattr(message, "id", None)
-    if isinstance(value, str) and value:
-        attrs[A.GEN_AI_RESPONSE_ID] = value
-    value = getattr(message, "model", None)
-    if isinstance(value, str) and value:
-        attrs[A.GEN_AI_RESPONSE_MODEL] = value
 
 
 def usage_from(usage: Any) -> TokenUsage | None:
@@ -499,7 +492,7 @@ class MessagesStreamAccumulator(StreamAccumulator):
                 self._usage(usage, True)
         elif kind == "message_start":
             message = event.message
-            _metadata(message, self.metadata)
+            string_fields(message, _RESPONSE_FIELDS, self.metadata)
             self.role = getattr(message, "role", None)
             usage = getattr(message, "usage", None)
             if usage is not None:

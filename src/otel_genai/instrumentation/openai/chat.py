@@ -14,7 +14,7 @@ from ...semconv.usage import TokenUsage
 from .._core.instrumentor import Method
 from .._stainless import CLOSE_HOOK, EXIT_HOOK
 from .._core.operation import Operation, StreamAccumulator
-from .._core.params import extra_field, get, stop_sequences
+from .._core.params import extra_field, get, stop_sequences, string_fields
 from ._common import OUTPUT_TYPES
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
@@ -26,6 +26,14 @@ _REQUEST_PARAMS = (
     ("seed", A.GEN_AI_REQUEST_SEED),
     ("frequency_penalty", A.GEN_AI_REQUEST_FREQUENCY_PENALTY),
     ("presence_penalty", A.GEN_AI_REQUEST_PRESENCE_PENALTY),
+)
+
+# field of a completion (or a chunk) -> attribute, copied when a non-empty string
+_RESPONSE_FIELDS = (
+    ("id", A.GEN_AI_RESPONSE_ID),
+    ("model", A.GEN_AI_RESPONSE_MODEL),
+    ("service_tier", A.OPENAI_RESPONSE_SERVICE_TIER),
+    ("system_fingerprint", A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
 )
 
 _STATIC_ATTRIBUTES = {
@@ -65,7 +73,7 @@ class ChatCompletions(Operation):
 
     def response(self, result: Any, capture_content: bool) -> tuple[dict[str, Any], TokenUsage | None, dict[str, Any]]:
         attrs: dict[str, Any] = {}
-        _response_metadata(result, attrs)
+        string_fields(result, _RESPONSE_FIELDS, attrs)
         choices = result.choices or ()
         reasons = [c.finish_reason for c in choices if c.finish_reason]
         if reasons:
@@ -109,19 +117,6 @@ def _output_type(response_format: Any) -> str | None:
     if isinstance(response_format, type):  # a pydantic model class (structured outputs)
         return A.GenAIOutputType.JSON
     return None
-
-
-def _response_metadata(result: Any, attrs: dict[str, Any]) -> None:
-    """id, model, service tier and system fingerprint of a completion or a chunk."""
-    for field, attribute in (
-        ("id", A.GEN_AI_RESPONSE_ID),
-        ("model", A.GEN_AI_RESPONSE_MODEL),
-        ("service_tier", A.OPENAI_RESPONSE_SERVICE_TIER),
-        ("system_fingerprint", A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
-    ):
-        value = getattr(result, field, None)
-        if isinstance(value, str) and value:
-            attrs[attribute] = value
 
 
 def usage_from(usage: Any) -> TokenUsage | None:
@@ -265,7 +260,7 @@ class ChatStreamAccumulator(StreamAccumulator):
 
     def on_chunk(self, chunk: Any) -> None:
         if not self.metadata:
-            _response_metadata(chunk, self.metadata)
+            string_fields(chunk, _RESPONSE_FIELDS, self.metadata)
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage

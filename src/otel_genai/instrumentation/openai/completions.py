@@ -21,7 +21,7 @@ from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core.instrumentor import Method
 from .._core.operation import Operation, StreamAccumulator
-from .._core.params import stop_sequences
+from .._core.params import stop_sequences, string_fields
 
 from .chat import usage_from
 
@@ -72,7 +72,7 @@ class TextCompletions(Operation):
         return {}
 
     def response(self, result: Any, capture_content: bool) -> tuple[dict[str, Any], TokenUsage | None, dict[str, Any]]:
-        attrs = _metadata(result)
+        attrs = string_fields(result, _RESPONSE_FIELDS, {})
         choices = getattr(result, "choices", None) or ()
         reasons = [c.finish_reason for c in choices if c.finish_reason]
         if reasons:
@@ -90,15 +90,6 @@ METHODS = (
     Method(_MODULE, "Completions", "create", False, TextCompletions),
     Method(_MODULE, "AsyncCompletions", "create", True, TextCompletions),
 )
-
-
-def _metadata(result: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    for field, attribute in _RESPONSE_FIELDS:
-        value = getattr(result, field, None)
-        if isinstance(value, str) and value:
-            attrs[attribute] = value
-    return attrs
 
 
 def _user_message(prompt: str) -> dict[str, Any]:
@@ -125,7 +116,7 @@ class CompletionStreamAccumulator(StreamAccumulator):
 
     def on_chunk(self, chunk: Any) -> None:
         if not self.metadata:
-            self.metadata = _metadata(chunk)
+            self.metadata = string_fields(chunk, _RESPONSE_FIELDS, {})
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage

@@ -31,7 +31,10 @@ from ...semconv import attributes as A
 from ...semconv.usage import TokenUsage
 from .._core.instrumentor import Method
 from .._core.operation import Operation
+from .._core.params import string_fields
 
+
+_RESPONSE_FIELDS = (("model", A.GEN_AI_RESPONSE_MODEL),)  # the API returns no id
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.EMBEDDINGS,
@@ -59,10 +62,7 @@ class Embeddings(Operation):
         return attrs
 
     def response(self, result: Any, capture_content: bool) -> tuple[dict[str, Any], TokenUsage | None, dict[str, Any]]:
-        attrs: dict[str, Any] = {}
-        model = getattr(result, "model", None)
-        if isinstance(model, str) and model:
-            attrs[A.GEN_AI_RESPONSE_MODEL] = model
+        attrs = string_fields(result, _RESPONSE_FIELDS, {})
         data = getattr(result, "data", None)
         if data:
             count = vector_length(getattr(data[0], "embedding", None))

@@ -45,7 +45,7 @@ from ...semconv.usage import TokenUsage
 from .._core.instrumentor import Method
 from .._stainless import CLOSE_HOOK, EXIT_HOOK
 from .._core.operation import Operation, StreamAccumulator
-from .._core.params import get
+from .._core.params import get, string_fields
 from ._common import OUTPUT_TYPES
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
@@ -292,10 +292,7 @@ def _extract(response: Any, capture_content: bool, final: bool) -> tuple[dict[st
     """``(attributes, usage, content)`` of a ``Response``. ``final=False`` for an in-progress snapshot
     (streams cut short): its service tier is the request's echo and it has no usage yet."""
     attrs: dict[str, Any] = {}
-    for field, attribute in _RESPONSE_FIELDS if final else _RESPONSE_FIELDS[:2]:
-        value = getattr(response, field, None)
-        if isinstance(value, str) and value:
-            attrs[attribute] = value
+    string_fields(response, _RESPONSE_FIELDS if final else _RESPONSE_FIELDS[:2], attrs)
     conversation = _conversation_id(getattr(response, "conversation", None))
     if conversation:
         attrs[A.GEN_AI_CONVERSATION_ID] = conversation
