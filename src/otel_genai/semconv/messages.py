@@ -15,9 +15,74 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Literal, TypedDict, Union
+
+from typing_extensions import Required
 
 BLOB_CONTENT_ENV = "OTEL_GENAI_CAPTURE_BLOB_CONTENT"
+
+
+# --- the part types (semconv v1.41.1 gen-ai-input-messages.json / gen-ai-output-messages.json) -----
+# TypedDicts: plain dicts at run time (serialized as they are, no conversion on the hot path), typed
+# for readers and checkers. Provider modules build them with the constructors below.
+class TextPart(TypedDict):
+    type: Literal["text"]
+    content: str
+
+
+class ReasoningPart(TypedDict):
+    type: Literal["reasoning"]
+    content: str
+
+
+class ToolCallPart(TypedDict, total=False):
+    type: Required[Literal["tool_call"]]
+    id: Required[str | None]
+    name: Required[str]
+    arguments: Any
+
+
+class ToolCallResponsePart(TypedDict):
+    type: Literal["tool_call_response"]
+    id: str | None
+    response: Any
+
+
+class BlobPart(TypedDict, total=False):
+    type: Required[Literal["blob"]]
+    modality: Required[str]
+    content: Required[str]
+    mime_type: str
+
+
+class UriPart(TypedDict, total=False):
+    type: Required[Literal["uri"]]
+    modality: Required[str]
+    uri: Required[str]
+    mime_type: str
+
+
+class FilePart(TypedDict, total=False):
+    type: Required[Literal["file"]]
+    modality: Required[str]
+    file_id: Required[str]
+    mime_type: str
+
+
+Part = Union[TextPart, ReasoningPart, ToolCallPart, ToolCallResponsePart, BlobPart, UriPart, FilePart, dict]
+"""Any part; ``dict`` for the provider-specific ``server_tool_call`` / ``server_tool_call_response``."""
+
+
+class InputMessage(TypedDict, total=False):
+    role: Required[str]
+    parts: Required[list[Part]]
+    name: str
+
+
+class OutputMessage(TypedDict):
+    role: str
+    parts: list[Part]
+    finish_reason: str
 
 
 _keep_blob_content = False
@@ -36,54 +101,54 @@ def blob_content_enabled() -> bool:
     return _keep_blob_content
 
 
-def text_part(content: str) -> dict[str, Any]:
+def text_part(content: str) -> TextPart:
     """``{"type": "text", "content": ...}``."""
     return {"type": "text", "content": content}
 
 
-def reasoning_part(content: str) -> dict[str, Any]:
+def reasoning_part(content: str) -> ReasoningPart:
     """``{"type": "reasoning", "content": ...}`` (model thinking / reasoning summary)."""
     return {"type": "reasoning", "content": content}
 
 
-def tool_call_part(call_id: str | None, name: str | None, arguments: Any) -> dict[str, Any]:
+def tool_call_part(call_id: str | None, name: str | None, arguments: Any) -> ToolCallPart:
     """A tool call requested by the model; ``arguments`` is decoded JSON when it parses, else the text."""
-    part: dict[str, Any] = {"type": "tool_call", "id": call_id, "name": name or ""}
+    part: ToolCallPart = {"type": "tool_call", "id": call_id, "name": name or ""}
     if arguments is not None:
         part["arguments"] = decode_arguments(arguments)
     return part
 
 
-def tool_call_response_part(call_id: str | None, response: Any) -> dict[str, Any]:
+def tool_call_response_part(call_id: str | None, response: Any) -> ToolCallResponsePart:
     """The result of a tool call, sent back to the model (field ``response``)."""
     return {"type": "tool_call_response", "id": call_id, "response": response}
 
 
-def blob_part(modality: str, mime_type: str | None, content: str, keep_content: bool) -> dict[str, Any]:
+def blob_part(modality: str, mime_type: str | None, content: str, keep_content: bool) -> BlobPart:
     """Inline binary data (base64 ``content``); the content is blanked unless ``keep_content``."""
-    part: dict[str, Any] = {"type": "blob", "modality": modality, "content": content if keep_content else ""}
+    part: BlobPart = {"type": "blob", "modality": modality, "content": content if keep_content else ""}
     if mime_type:
         part["mime_type"] = mime_type
     return part
 
 
-def uri_part(modality: str, uri: str, mime_type: str | None = None) -> dict[str, Any]:
+def uri_part(modality: str, uri: str, mime_type: str | None = None) -> UriPart:
     """Data referenced by URI (``https://...``, ``gs://...``)."""
-    part: dict[str, Any] = {"type": "uri", "modality": modality, "uri": uri}
+    part: UriPart = {"type": "uri", "modality": modality, "uri": uri}
     if mime_type:
         part["mime_type"] = mime_type
     return part
 
 
-def file_part(modality: str, file_id: str, mime_type: str | None = None) -> dict[str, Any]:
+def file_part(modality: str, file_id: str, mime_type: str | None = None) -> FilePart:
     """Data referenced by a provider-side file id."""
-    part: dict[str, Any] = {"type": "file", "modality": modality, "file_id": file_id}
+    part: FilePart = {"type": "file", "modality": modality, "file_id": file_id}
     if mime_type:
         part["mime_type"] = mime_type
     return part
 
 
-def data_url_part(url: str, modality: str, keep_content: bool) -> dict[str, Any]:
+def data_url_part(url: str, modality: str, keep_content: bool) -> BlobPart | UriPart:
     """A ``data:<mime>;base64,<data>`` URL as a ``blob`` part; any other URL as a ``uri`` part."""
     if url.startswith("data:"):
         header, _, data = url.partition(",")
@@ -102,10 +167,33 @@ def decode_arguments(arguments: Any) -> Any:
     return arguments
 
 
-def _fallback(value: Any) -> Any:
+def plain(value: Any, *, exclude_none: bool = False, skip_prefix: str | None = None) -> Any:
+    """A JSON-ready copy of an SDK model / mapping / sequence (log-record attributes and nested
+    content must be plain): pydantic models dumped in JSON mode (unset fields left out, or with
+    ``exclude_none`` every ``None``), mappings and sequences copied recursively, other values as they
+    are. ``skip_prefix``: keys starting with it are left out (opaque provider data such as
+    ``encrypted_*``)."""
     dump = getattr(value, "model_dump", None)
     if dump is not None:
-        return dump(mode="json", exclude_unset=True)
+        value = dump(mode="json", exclude_none=True) if exclude_none else dump(mode="json", exclude_unset=True)
+        if not exclude_none and skip_prefix is None:
+            return value
+    if isinstance(value, dict):
+        return {
+            k: plain(v, exclude_none=exclude_none, skip_prefix=skip_prefix)
+            for k, v in value.items()
+            if not (exclude_none and v is None) and not (skip_prefix and isinstance(k, str) and k.startswith(skip_prefix))
+        }
+    if isinstance(value, (list, tuple)):
+        return [plain(v, exclude_none=exclude_none, skip_prefix=skip_prefix) for v in value]
+    return value
+
+
+def _fallback(value: Any) -> Any:
+    """The JSON encoder's ``default``: SDK models as :func:`plain`, bytes blanked (binary policy),
+    other containers as lists, anything else as its ``str``."""
+    if getattr(value, "model_dump", None) is not None:
+        return plain(value)
     if isinstance(value, (bytes, bytearray)):
         return ""
     if isinstance(value, (set, frozenset, tuple)):

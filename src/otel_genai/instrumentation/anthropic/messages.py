@@ -355,24 +355,8 @@ def _server_tool_result(kind: str, call_id: Any, content: Any) -> dict[str, Any]
     return {
         "type": "server_tool_call_response",
         "id": call_id,
-        "server_tool_call_response": {"type": kind, "content": _plain(content)},
+        "server_tool_call_response": {"type": kind, "content": P.plain(content, exclude_none=True, skip_prefix="encrypted_")},
     }
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy of a server tool result, without its opaque ``encrypted_*`` fields and nulls."""
-    dump = getattr(value, "model_dump", None)
-    if dump is not None:
-        value = dump(mode="json", exclude_none=True)
-    if isinstance(value, dict):
-        return {
-            k: _plain(v)
-            for k, v in value.items()
-            if v is not None and not (isinstance(k, str) and k.startswith("encrypted_"))
-        }
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _tool_definition(tool: Any) -> dict[str, Any]:

@@ -193,7 +193,7 @@ def _tool_definition(tool: Any) -> dict[str, Any]:
             definition["description"] = description
         parameters = get(source, "parameters")
         if parameters is not None:
-            definition["parameters"] = _plain(parameters)
+            definition["parameters"] = P.plain(parameters)
         return definition
     if kind == "custom":
         definition = {"type": "custom", "name": get(tool, "name") or "custom"}
@@ -284,7 +284,7 @@ def _tool_output(output: Any, keep_blobs: bool) -> Any:
         parts: list[dict[str, Any]] = []
         _content_parts(output, parts, keep_blobs)
         return parts
-    return _scrub(_plain(output), keep_blobs)
+    return _scrub(P.plain(output), keep_blobs)
 
 
 # --- response ------------------------------------------------------------------------------------
@@ -371,7 +371,7 @@ def _first(item: Any, fields: tuple[str, ...]) -> Any:
     for field in fields:
         value = get(item, field)
         if value is not None:
-            return _plain(value)
+            return P.plain(value)
     return None
 
 
@@ -382,7 +382,7 @@ def _server_tool_parts(item: Any, spec: tuple[Any, ...], keep_blobs: bool) -> li
     for field in call_fields:
         value = get(item, field)
         if value is not None:
-            call[field] = P.decode_arguments(value) if field == "arguments" else _plain(value)
+            call[field] = P.decode_arguments(value) if field == "arguments" else P.plain(value)
     parts = [{
         "type": "server_tool_call",
         "id": item_id,
@@ -393,7 +393,7 @@ def _server_tool_parts(item: Any, spec: tuple[Any, ...], keep_blobs: bool) -> li
     for field in result_fields:
         value = get(item, field)
         if value is not None:
-            result[field] = _plain(value)
+            result[field] = P.plain(value)
     if result:
         parts.append({
             "type": "server_tool_call_response",
@@ -406,18 +406,6 @@ def _server_tool_parts(item: Any, spec: tuple[Any, ...], keep_blobs: bool) -> li
             fmt = get(item, "output_format")
             parts.append(P.blob_part("image", f"image/{fmt}" if isinstance(fmt, str) else None, image, keep_blobs))
     return parts
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready copy of an SDK model / mapping / sequence (log-record attributes must be plain)."""
-    dump = getattr(value, "model_dump", None)
-    if dump is not None:
-        return dump(mode="json", exclude_unset=True)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _scrub(value: Any, keep_blobs: bool) -> Any:
