@@ -7,7 +7,8 @@ case-insensitive; also ``true`` (= ``SPAN_ONLY``) and ``false`` (= ``NO_CONTENT`
 instrumentations accept. The instrumentors default to ``NO_CONTENT`` (the spec's default); the
 distribution (distro and ``autolog()``) sets ``SPAN_ONLY`` unless the user set something, as MLflow
 autolog records inputs and outputs. An unrecognised value means ``NO_CONTENT`` everywhere: privacy
-fails closed.
+fails closed. Inline binary data (base64 images, audio, documents) is blanked even when content is
+captured, unless ``OTEL_GENAI_CAPTURE_BLOB_CONTENT=true`` (:func:`blob_content_enabled`).
 """
 
 from __future__ import annotations
@@ -90,3 +91,22 @@ class ContentCapture(enum.Enum):
 _ALIASES = {"TRUE": ContentCapture.SPAN_ONLY, "FALSE": ContentCapture.NO_CONTENT}
 _warned: set[str] = set()
 _env_memo: list = [None, ContentCapture.NO_CONTENT]  # [raw value parsed last, its policy]
+
+
+# --- binary content ------------------------------------------------------------------------------
+BLOB_CONTENT_ENV = "OTEL_GENAI_CAPTURE_BLOB_CONTENT"
+
+_keep_blob_content = [False]
+
+
+def refresh_blob_policy() -> bool:
+    """Read ``OTEL_GENAI_CAPTURE_BLOB_CONTENT`` (``1``/``true``/``yes``; default false: inline binary
+    data becomes a ``blob`` part with empty ``content``); the instrumentors call this at
+    ``instrument()`` so the hot path does not read the environment on every call."""
+    _keep_blob_content[0] = os.environ.get(BLOB_CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
+    return _keep_blob_content[0]
+
+
+def blob_content_enabled() -> bool:
+    """Whether inline binary content is kept, as read by the last :func:`refresh_blob_policy`."""
+    return _keep_blob_content[0]

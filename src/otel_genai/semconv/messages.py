@@ -6,21 +6,17 @@ An input message is ``{"role", "parts", ["name"]}``; an output message adds ``"f
 Part types: ``text``, ``reasoning``, ``tool_call``, ``tool_call_response``, ``server_tool_call``,
 ``server_tool_call_response``, ``blob``, ``uri``, ``file``.
 
-Binary policy: inline binary data (base64 ``data:`` URLs, base64 image/audio/document blocks) is not
-copied into attributes by default; a ``blob`` part keeps its ``modality`` and ``mime_type`` and its
-``content`` is replaced by an empty string. Set ``OTEL_GENAI_CAPTURE_BLOB_CONTENT=true`` to keep it.
+Binary policy (``semconv.content.blob_content_enabled``): inline binary data (base64 ``data:`` URLs,
+base64 image/audio/document blocks) is not copied into attributes by default; a ``blob`` part keeps
+its ``modality`` and ``mime_type`` and its ``content`` is replaced by an empty string.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Literal, TypedDict, Union
 
 from typing_extensions import Required
-
-BLOB_CONTENT_ENV = "OTEL_GENAI_CAPTURE_BLOB_CONTENT"
-
 
 # --- the part types (semconv v1.41.1 gen-ai-input-messages.json / gen-ai-output-messages.json) -----
 # TypedDicts: plain dicts at run time (serialized as they are, no conversion on the hot path), typed
@@ -83,22 +79,6 @@ class OutputMessage(TypedDict):
     role: str
     parts: list[Part]
     finish_reason: str
-
-
-_keep_blob_content = False
-
-
-def refresh_blob_policy() -> bool:
-    """Read ``OTEL_GENAI_CAPTURE_BLOB_CONTENT`` (default false); the instrumentors call this at
-    ``instrument()`` so the hot path does not read the environment on every call."""
-    global _keep_blob_content
-    _keep_blob_content = os.environ.get(BLOB_CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
-    return _keep_blob_content
-
-
-def blob_content_enabled() -> bool:
-    """Whether inline binary content is kept, as read by the last :func:`refresh_blob_policy`."""
-    return _keep_blob_content
 
 
 def text_part(content: str) -> TextPart:

@@ -19,8 +19,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ... import _last_trace
 from ...semconv import attributes as A
 from ...semconv import mlflow
-from ...semconv.content import ContentCapture
-from ...semconv.messages import content_json, refresh_blob_policy
+from ...semconv.content import ContentCapture, refresh_blob_policy
+from ...semconv.messages import content_json
 from ...semconv.usage import TokenUsage
 from .faults import log_fault
 from .lifecycle import open_invocations as _open_invocations

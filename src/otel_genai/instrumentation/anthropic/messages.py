@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from ...semconv import attributes as A
 from ...semconv import messages as P
+from ...semconv.content import blob_content_enabled
 from ...semconv.usage import TokenUsage
 from .._core import async_wrapper, sync_wrapper
 from .._core.faults import log_fault
@@ -85,7 +86,7 @@ class Messages(Operation):
         return attrs
     def request_content(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         content: dict[str, Any] = {}
-        keep_blobs = P.blob_content_enabled()
+        keep_blobs = blob_content_enabled()
         messages = kwargs.get("messages")
         if isinstance(messages, (list, tuple)):  # never iterate an iterable the SDK has yet to read
             content[A.GEN_AI_INPUT_MESSAGES] = [_input_message(m, keep_blobs) for m in messages]
@@ -116,7 +117,7 @@ class Messages(Operation):
         content = {}
         if capture_content:
             parts: list[dict[str, Any]] = []
-            keep_blobs = P.blob_content_enabled()
+            keep_blobs = blob_content_enabled()
             for block in getattr(result, "content", None) or ():
                 _block_parts(block, parts, keep_blobs)
             role = getattr(result, "role", None) or "assistant"
@@ -516,7 +517,7 @@ class MessagesStreamAccumulator(StreamAccumulator):
         content = {}
         if capture_content and self.capture:
             parts: list[dict[str, Any]] = []
-            keep_blobs = P.blob_content_enabled()
+            keep_blobs = blob_content_enabled()
             for index in sorted(self.blocks):
                 _streamed_block_parts(self.blocks[index], parts, keep_blobs)
             message = {"role": self.role or "assistant", "parts": parts, "finish_reason": self.stop_reason or ""}

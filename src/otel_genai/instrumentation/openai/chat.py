@@ -10,6 +10,7 @@ from typing import Any
 
 from ...semconv import attributes as A
 from ...semconv import messages as P
+from ...semconv.content import blob_content_enabled
 from ...semconv.usage import TokenUsage
 from .._core.instrumentor import Method
 from .._stainless import CLOSE_HOOK, EXIT_HOOK
@@ -64,7 +65,7 @@ class ChatCompletions(Operation):
         content: dict[str, Any] = {}
         messages = kwargs.get("messages")
         if isinstance(messages, (list, tuple)):  # never iterate a generator the SDK has yet to read
-            keep_blobs = P.blob_content_enabled()
+            keep_blobs = blob_content_enabled()
             content[A.GEN_AI_INPUT_MESSAGES] = [_input_message(m, keep_blobs) for m in messages]
         tools = kwargs.get("tools")
         if isinstance(tools, (list, tuple)) and tools:

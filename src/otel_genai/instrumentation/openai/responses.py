@@ -41,6 +41,7 @@ from typing import Any
 
 from ...semconv import attributes as A
 from ...semconv import messages as P
+from ...semconv.content import blob_content_enabled
 from ...semconv.usage import TokenUsage
 from .._core.instrumentor import Method
 from .._stainless import CLOSE_HOOK, EXIT_HOOK
@@ -120,7 +121,7 @@ class ResponsesOperation(Operation):
 
     def request_content(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         content: dict[str, Any] = {}
-        keep_blobs = P.blob_content_enabled()
+        keep_blobs = blob_content_enabled()
         messages = _input_messages(kwargs.get("input"), keep_blobs)
         if messages is not None:
             content[A.GEN_AI_INPUT_MESSAGES] = messages
@@ -304,7 +305,7 @@ def _extract(response: Any, capture_content: bool, final: bool) -> tuple[dict[st
         attrs[A.GEN_AI_RESPONSE_FINISH_REASONS] = [finish_reason]
     content: dict[str, Any] = {}
     if capture_content:
-        keep_blobs = P.blob_content_enabled()
+        keep_blobs = blob_content_enabled()
         parts = [part for item in output for part in _item_parts(item, get(item, "type"), keep_blobs)]
         if parts or finish_reason:
             content[A.GEN_AI_OUTPUT_MESSAGES] = [{"role": "assistant", "parts": parts, "finish_reason": finish_reason or ""}]
@@ -515,7 +516,7 @@ class ResponsesStreamAccumulator(StreamAccumulator):
             attrs = _extract(self.snapshot, False, final=False)[0]
         content: dict[str, Any] = {}
         if capture_content and self.items:
-            keep_blobs = P.blob_content_enabled()
+            keep_blobs = blob_content_enabled()
             parts = [part for index in sorted(self.items) for part in self.items[index].parts(keep_blobs)]
             content[A.GEN_AI_OUTPUT_MESSAGES] = [{"role": "assistant", "parts": parts, "finish_reason": ""}]
         return attrs, None, content
