@@ -1,5 +1,6 @@
 """GenAI client metric names, units and advisory bucket boundaries (semconv v1.41.1,
-``docs/gen-ai/gen-ai-metrics.md``). Kept in this one module because the spec is still moving them."""
+``docs/gen-ai/gen-ai-metrics.md``; and the opt-in "latest experimental" names, see
+``semconv.dialect``). Kept in this one module because the spec is still moving them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,22 @@ CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration"  # histogram, sec
 CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"  # histogram, {token}
 CLIENT_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"  # histogram, seconds
 CLIENT_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"  # histogram, seconds
+
+# --- the semantic-conventions-genai "latest experimental" names (see ``semconv.dialect``) ------------
+LATEST_INFERENCE_DURATION = "gen_ai.client.inference.duration"  # histogram, seconds
+LATEST_TIME_TO_FIRST_CHUNK = "gen_ai.client.inference.time_to_first_chunk"  # histogram, seconds
+LATEST_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.inference.time_per_output_chunk"  # histogram, seconds
+LATEST_OPERATION_INPUT_TOKENS = "gen_ai.client.inference.operation.input_tokens"  # histogram, {token}
+LATEST_OPERATION_OUTPUT_TOKENS = "gen_ai.client.inference.operation.output_tokens"  # histogram, {token}
+LATEST_USAGE_INPUT_TOKENS = "gen_ai.client.inference.usage.input_tokens"  # counter, {token}
+LATEST_USAGE_OUTPUT_TOKENS = "gen_ai.client.inference.usage.output_tokens"  # counter, {token}
+LATEST_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.client.inference.usage.cache_read.input_tokens"  # counter
+LATEST_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.client.inference.usage.cache_write.input_tokens"  # counter
+LATEST_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.client.inference.usage.reasoning.output_tokens"  # counter
+TOKEN_MODALITY = "gen_ai.token.modality"  # required on the usage counters
+TOKEN_MODALITY_UNKNOWN = "unknown"
+#: operations measured by ``gen_ai.client.inference.duration`` (the rest keep ``operation.duration``)
+INFERENCE_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 
 UNIT_SECONDS = "s"
 UNIT_TOKENS = "{token}"

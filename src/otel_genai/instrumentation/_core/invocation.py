@@ -18,13 +18,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ... import _last_trace
 from ...semconv import attributes as A
-from ...semconv import mlflow
+from ...semconv import dialect, mlflow
 from ...semconv.content import ContentCapture, refresh_blob_policy
 from ...semconv.messages import content_json
 from ...semconv.usage import TokenUsage
 from .faults import log_fault
 from .lifecycle import open_invocations as _open_invocations
-from .metrics import GenAIMetrics
+from .metrics import GenAIMetrics, LatestGenAIMetrics
 from .operation import Operation, StreamAccumulator
 
 # Context key marking "inside one of our GenAI calls": a nested instrumented call (a helper that
@@ -45,7 +45,7 @@ class GenAITelemetry:
         tracer_provider / meter_provider / logger_provider: explicit providers, else the globals.
     """
 
-    __slots__ = ("tracer", "metrics", "logger", "capture", "capture_enabled", "content_on_span", "active")
+    __slots__ = ("tracer", "metrics", "logger", "capture", "capture_enabled", "content_on_span", "latest", "active")
 
     def __init__(
         self,
@@ -55,9 +55,13 @@ class GenAITelemetry:
         tracer_provider: Any = None,
         meter_provider: Any = None,
         logger_provider: Any = None,
+        latest: bool = False,
     ) -> None:
         self.tracer = trace.get_tracer(scope_name, version, tracer_provider, schema_url=_SCHEMA_URL)
-        self.metrics = GenAIMetrics(get_meter(scope_name, version, meter_provider, schema_url=_SCHEMA_URL))
+        # the semantic-conventions-genai "latest experimental" dialect, when opted in (semconv.dialect)
+        self.latest = latest
+        meter = get_meter(scope_name, version, meter_provider, schema_url=_SCHEMA_URL)
+        self.metrics = LatestGenAIMetrics(meter) if latest else GenAIMetrics(meter)
         self.logger = get_logger(scope_name, version, logger_provider, schema_url=_SCHEMA_URL) if capture.on_event else None
         self.capture = capture
         self.capture_enabled = capture.enabled  # read on every call: plain booleans, not enum properties
@@ -70,7 +74,8 @@ class GenAITelemetry:
     def from_instrument_kwargs(cls, scope_name: str, version: str, kwargs: dict[str, Any]) -> GenAITelemetry:
         """Build from ``BaseInstrumentor.instrument(**kwargs)``: ``tracer_provider``, ``meter_provider``,
         ``logger_provider`` and ``capture_content`` (a :class:`ContentCapture` or its name; default:
-        ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, else ``NO_CONTENT`` as the spec asks)."""
+        ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, else ``NO_CONTENT`` as the spec asks);
+        the dialect from ``OTEL_SEMCONV_STABILITY_OPT_IN`` (``semconv.dialect``)."""
         refresh_blob_policy()
         capture = kwargs.get("capture_content")
         if capture is None:
@@ -84,6 +89,7 @@ class GenAITelemetry:
             kwargs.get("tracer_provider"),
             kwargs.get("meter_provider"),
             kwargs.get("logger_provider"),
+            dialect.latest_experimental(),
         )
 
     def start(self, operation: Operation, instance: Any, kwargs: dict[str, Any], parent: Any = None) -> Invocation | None:
@@ -249,6 +255,8 @@ class Invocation:
                     response[A.MLFLOW_CHAT_TOKEN_USAGE] = token_usage
             if not complete and exc is None:
                 _mark_incomplete(response, content)
+            if self.telemetry.latest and content:
+                _drop_message_finish_reasons(content)
             if content and self.telemetry.content_on_span:
                 for key, value in content.items():
                     response[key] = content_json(value)
@@ -293,3 +301,11 @@ def _mark_incomplete(response: dict[str, Any], content: dict[str, Any]) -> None:
     for message in content.get(A.GEN_AI_OUTPUT_MESSAGES) or ():
         if isinstance(message, dict) and not message.get("finish_reason"):
             message["finish_reason"] = A.FINISH_REASON_ERROR
+
+
+def _drop_message_finish_reasons(content: dict[str, Any]) -> None:
+    """The latest dialect: output messages carry no ``finish_reason`` (deprecated in the GenAI
+    repository's output-messages schema; it is on ``gen_ai.response.finish_reasons``)."""
+    for message in content.get(A.GEN_AI_OUTPUT_MESSAGES) or ():
+        if isinstance(message, dict):
+            message.pop("finish_reason", None)

@@ -141,6 +141,11 @@ class GenAIMetrics:
                 self.token_usage.record(usage.input_tokens, {**attrs, A.GEN_AI_TOKEN_TYPE: A.GenAITokenType.INPUT}, context)
             if usage.output_tokens is not None:
                 self.token_usage.record(usage.output_tokens, {**attrs, A.GEN_AI_TOKEN_TYPE: A.GenAITokenType.OUTPUT}, context)
+        self._record_chunks(attrs, first_chunk_s, chunk_intervals_s, context)
+
+    def _record_chunks(
+        self, attrs: dict[str, Any], first_chunk_s: float | None, chunk_intervals_s: list[float] | None, context: Any
+    ) -> None:
         if first_chunk_s is None:
             return
         if A.ERROR_TYPE in attrs:  # the chunk metrics carry no error.type
@@ -150,6 +155,94 @@ class GenAIMetrics:
             record = self.time_per_output_chunk.record
             for interval in chunk_intervals_s:  # one per chunk after the first (semconv)
                 record(interval, attrs, context)
+
+
+class LatestGenAIMetrics(GenAIMetrics):
+    """The same measurements under the semantic-conventions-genai "latest experimental" names
+    (``semconv.dialect``): ``gen_ai.client.inference.duration`` for inference operations (else
+    ``gen_ai.client.operation.duration``), ``gen_ai.client.inference.time_to_first_chunk`` /
+    ``time_per_output_chunk`` (s), the ``gen_ai.client.inference.operation.{input,output}_tokens``
+    histograms and the ``gen_ai.client.inference.usage.*`` counters ({token}, with
+    ``gen_ai.token.modality``)."""
+
+    __slots__ = (
+        "inference_duration",
+        "input_tokens",
+        "output_tokens",
+        "usage_input",
+        "usage_output",
+        "usage_cache_read",
+        "usage_cache_write",
+        "usage_reasoning",
+    )
+
+    def __init__(self, meter: Meter) -> None:
+        histogram = meter.create_histogram
+        self.duration = histogram(
+            M.CLIENT_OPERATION_DURATION, unit=M.UNIT_SECONDS, description="GenAI operation duration",
+            explicit_bucket_boundaries_advisory=M.DURATION_BUCKETS,
+        )  # fmt: skip
+        self.inference_duration = histogram(
+            M.LATEST_INFERENCE_DURATION, unit=M.UNIT_SECONDS, description="GenAI inference duration",
+            explicit_bucket_boundaries_advisory=M.DURATION_BUCKETS,
+        )  # fmt: skip
+        self.time_to_first_chunk = histogram(
+            M.LATEST_TIME_TO_FIRST_CHUNK, unit=M.UNIT_SECONDS,
+            description="Time to receive the first chunk of a streamed response",
+            explicit_bucket_boundaries_advisory=M.CHUNK_TIME_BUCKETS,
+        )  # fmt: skip
+        self.time_per_output_chunk = histogram(
+            M.LATEST_TIME_PER_OUTPUT_CHUNK, unit=M.UNIT_SECONDS,
+            description="Time between consecutive chunks of a streamed response, after the first",
+            explicit_bucket_boundaries_advisory=M.CHUNK_TIME_BUCKETS,
+        )  # fmt: skip
+        self.token_usage = None
+        self.input_tokens = histogram(
+            M.LATEST_OPERATION_INPUT_TOKENS, unit=M.UNIT_TOKENS, description="Input tokens per inference operation",
+            explicit_bucket_boundaries_advisory=M.TOKEN_BUCKETS,
+        )  # fmt: skip
+        self.output_tokens = histogram(
+            M.LATEST_OPERATION_OUTPUT_TOKENS, unit=M.UNIT_TOKENS, description="Output tokens per inference operation",
+            explicit_bucket_boundaries_advisory=M.TOKEN_BUCKETS,
+        )  # fmt: skip
+        counter = meter.create_counter
+        self.usage_input = counter(M.LATEST_USAGE_INPUT_TOKENS, unit=M.UNIT_TOKENS, description="Input tokens used, including cached tokens")
+        self.usage_output = counter(M.LATEST_USAGE_OUTPUT_TOKENS, unit=M.UNIT_TOKENS, description="Output tokens used, including reasoning tokens")
+        self.usage_cache_read = counter(M.LATEST_USAGE_CACHE_READ_INPUT_TOKENS, unit=M.UNIT_TOKENS, description="Input tokens served from a provider-managed cache")
+        self.usage_cache_write = counter(M.LATEST_USAGE_CACHE_WRITE_INPUT_TOKENS, unit=M.UNIT_TOKENS, description="Input tokens written to a provider-managed cache")
+        self.usage_reasoning = counter(M.LATEST_USAGE_REASONING_OUTPUT_TOKENS, unit=M.UNIT_TOKENS, description="Output tokens used for reasoning")
+        meter.create_observable_gauge(M.PENDING_FLUSH_INSTRUMENT, callbacks=[_flush_callback])
+
+    def record(
+        self,
+        attrs: dict[str, Any],
+        duration_s: float,
+        usage: TokenUsage | None,
+        first_chunk_s: float | None = None,
+        chunk_intervals_s: list[float] | None = None,
+        context: Any = None,
+    ) -> None:
+        """Record one finished operation now (durations in seconds, usage in tokens)."""
+        inference = attrs.get(A.GEN_AI_OPERATION_NAME) in M.INFERENCE_OPERATIONS
+        (self.inference_duration if inference else self.duration).record(duration_s, attrs, context)
+        if usage is not None:
+            if A.ERROR_TYPE in attrs:  # the token metrics carry no error.type
+                attrs = {k: v for k, v in attrs.items() if k != A.ERROR_TYPE}
+            if usage.input_tokens is not None:
+                self.input_tokens.record(usage.input_tokens, attrs, context)
+            if usage.output_tokens is not None:
+                self.output_tokens.record(usage.output_tokens, attrs, context)
+            by_modality = {**attrs, M.TOKEN_MODALITY: M.TOKEN_MODALITY_UNKNOWN}
+            for counter, count in (
+                (self.usage_input, usage.input_tokens),
+                (self.usage_output, usage.output_tokens),
+                (self.usage_cache_read, usage.cache_read_input_tokens),
+                (self.usage_cache_write, usage.cache_creation_input_tokens),
+                (self.usage_reasoning, usage.reasoning_output_tokens),
+            ):
+                if count:
+                    counter.add(count, by_modality, context)
+        self._record_chunks(attrs, first_chunk_s, chunk_intervals_s, context)
 
 
 # --- the queue and its drains ----------------------------------------------------------------------
