@@ -30,6 +30,23 @@ CLOSE_HOOK, EXIT_HOOK = "close_hook", "exit_hook"
 _RAW_RESPONSE_TYPES = (("_response", ("APIResponse", "AsyncAPIResponse")), ("_legacy_response", ("LegacyAPIResponse",)))
 
 
+def helper_hooks(module: str, stream: str, manager: str, prefix: str = "") -> tuple[Method, ...]:
+    """The hook rows of one stream helper of ``module``: its stream class ``<prefix><stream>`` (and
+    ``<prefix>Async<stream>``) gets a :data:`CLOSE_HOOK` on ``close`` and, like its manager class, an
+    :data:`EXIT_HOOK` on ``__exit__`` / ``__aexit__`` (``prefix``: e.g. anthropic's ``Beta``)."""
+
+    def name(cls: str, is_async: bool) -> str:
+        return f"{prefix}{'Async' if is_async else ''}{cls}"
+
+    rows = [Method(module, name(stream, is_async), "close", is_async, kind=CLOSE_HOOK) for is_async in (False, True)]
+    rows += [
+        Method(module, name(cls, is_async), "__aexit__" if is_async else "__exit__", is_async, kind=EXIT_HOOK)
+        for is_async in (False, True)
+        for cls in (manager, stream)
+    ]
+    return tuple(rows)
+
+
 def request_attributes(
     static: dict[str, Any], client: dict[str, Any], kwargs: dict[str, Any], table: tuple[tuple[str, str], ...] = ()
 ) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from .._core.instrumentor import CALL, Method
 from .._core.invocation import GenAITelemetry
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import get, scalar_params, stop_sequences, string_fields
-from .._stainless import EXIT_HOOK, request_attributes
+from .._stainless import helper_hooks, request_attributes
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (
@@ -149,13 +149,11 @@ METHODS = tuple(
     )
 )
 
-# The ``messages.stream()`` helpers (``MessageStream`` and its manager, stable and beta), whose
-# ``__exit__`` closes the stream without the exception that left the ``with`` block
-HELPER_HOOKS = tuple(
-    Method(f"anthropic.lib.streaming.{module}", f"{beta}{prefix}{cls}", method, is_async, kind=EXIT_HOOK)
-    for module, beta in (("_messages", ""), ("_beta_messages", "Beta"))
-    for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
-    for cls in ("MessageStreamManager", "MessageStream")
+# The ``messages.stream()`` helpers (``MessageStream`` and its manager, stable and beta): close()
+# closes the HTTP response without our proxy, and ``__exit__`` drops the exception that left the
+# ``with`` block, so both are hooked (see ``_stainless.helpers``)
+HELPER_HOOKS = helper_hooks("anthropic.lib.streaming._messages", "MessageStream", "MessageStreamManager") + helper_hooks(
+    "anthropic.lib.streaming._beta_messages", "MessageStream", "MessageStreamManager", prefix="Beta"
 )
 
 

@@ -13,7 +13,7 @@ from ...semconv import messages as P
 from ...semconv.content import blob_content_enabled
 from ...semconv.usage import TokenUsage
 from .._core.instrumentor import Method
-from .._stainless import CLOSE_HOOK, EXIT_HOOK
+from .._stainless import helper_hooks
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import extra_field, get, stop_sequences, string_fields
 from ._common import OUTPUT_TYPES
@@ -101,15 +101,7 @@ METHODS = (
 # The ``chat.completions.stream()`` helper (``ChatCompletionStream`` and its manager): its close()
 # closes the HTTP response without our proxy, and its ``__exit__`` drops the exception that left the
 # ``with`` block, so both are hooked (see ``_stainless.helpers``)
-_HELPER_MODULE = "openai.lib.streaming.chat._completions"
-HELPER_HOOKS = (
-    Method(_HELPER_MODULE, "ChatCompletionStream", "close", False, kind=CLOSE_HOOK),
-    Method(_HELPER_MODULE, "AsyncChatCompletionStream", "close", True, kind=CLOSE_HOOK),
-) + tuple(
-    Method(_HELPER_MODULE, f"{prefix}{cls}", method, is_async, kind=EXIT_HOOK)
-    for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
-    for cls in ("ChatCompletionStreamManager", "ChatCompletionStream")
-)
+HELPER_HOOKS = helper_hooks("openai.lib.streaming.chat._completions", "ChatCompletionStream", "ChatCompletionStreamManager")
 
 
 def _output_type(response_format: Any) -> str | None:

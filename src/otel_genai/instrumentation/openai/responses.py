@@ -44,7 +44,7 @@ from ...semconv import messages as P
 from ...semconv.content import blob_content_enabled
 from ...semconv.usage import TokenUsage
 from .._core.instrumentor import Method
-from .._stainless import CLOSE_HOOK, EXIT_HOOK
+from .._stainless import helper_hooks
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import get, string_fields
 from ._common import OUTPUT_TYPES
@@ -153,15 +153,7 @@ METHODS = (
 # The ``responses.stream()`` helper: its close() closes the HTTP response directly, bypassing our
 # stream proxy (leaving the block early would otherwise end the span only at garbage collection),
 # and its ``__exit__`` drops the exception that left the block (see ``_stainless.helpers``)
-_HELPER_MODULE = "openai.lib.streaming.responses._responses"
-HELPER_HOOKS = (
-    Method(_HELPER_MODULE, "ResponseStream", "close", False, kind=CLOSE_HOOK),
-    Method(_HELPER_MODULE, "AsyncResponseStream", "close", True, kind=CLOSE_HOOK),
-) + tuple(
-    Method(_HELPER_MODULE, f"{prefix}{cls}", method, is_async, kind=EXIT_HOOK)
-    for prefix, method, is_async in (("", "__exit__", False), ("Async", "__aexit__", True))
-    for cls in ("ResponseStreamManager", "ResponseStream")
-)
+HELPER_HOOKS = helper_hooks("openai.lib.streaming.responses._responses", "ResponseStream", "ResponseStreamManager")
 
 
 # --- request -------------------------------------------------------------------------------------
