@@ -81,19 +81,29 @@ def span_usage(attributes: Mapping[str, Any]) -> Optional[Dict[str, int]]:
 
 
 def _gen_ai_usage(attributes: Mapping[str, Any]) -> Optional[Dict[str, int]]:
-    counts = {}
-    for key, names in GEN_AI_USAGE_ATTRIBUTES:
-        for name in names:
-            value = _count(attributes.get(name))
-            if value is not None:
-                counts[key] = value
-                break
-    if INPUT not in counts and OUTPUT not in counts:
+    (_, input_names), (_, output_names), *optional = GEN_AI_USAGE_ATTRIBUTES
+    inp, out = _first_count(attributes, input_names), _first_count(attributes, output_names)
+    if inp is None and out is None:
         return None
-    usage = {INPUT: counts.pop(INPUT, 0), OUTPUT: counts.pop(OUTPUT, 0)}
+    usage = {INPUT: inp or 0, OUTPUT: out or 0}
     usage[TOTAL] = usage[INPUT] + usage[OUTPUT]
-    usage.update(counts)
+    for key, names in optional:
+        value = _first_count(attributes, names)
+        if value is not None:
+            usage[key] = value
     return usage
+
+
+def _first_count(attributes: Mapping[str, Any], names: Tuple[str, ...]) -> Optional[int]:
+    """The token count of the first of ``names`` that ``attributes`` holds as a count."""
+    value = attributes.get(names[0])
+    if type(value) is int and value >= 0:  # the usual case, first
+        return value
+    for name in names:
+        value = _count(attributes.get(name))
+        if value is not None:
+            return value
+    return None
 
 
 def _count(value: Any) -> Optional[int]:
@@ -138,7 +148,7 @@ def usage_json(usage: Optional[Mapping[str, int]]) -> Optional[str]:
     """``usage`` (token counts by :data:`USAGE_KEYS`) as compact JSON text, for storing; ``None`` stays ``None``."""
     if usage is None:
         return None
-    return "{" + ",".join(f'"{key}":{int(count)}' for key, count in usage.items()) + "}"
+    return "{%s}" % ",".join([f'"{key}":{count:d}' for key, count in usage.items()])
 
 
 def span_model(attributes: Mapping[str, Any]) -> Optional[str]:
