@@ -23,9 +23,9 @@ import importlib
 import os
 import re
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-from .interface import DEFAULT_TIMEOUT_S, PathLike, StoreError, TimeLike, TraceStore
+from .interface import DEFAULT_TIMEOUT_S, PathLike, StoreError, TraceStore
 from .model import Trace
 
 STORE_URI_ENV = "OTEL_GENAI_STORE_URI"
@@ -115,24 +115,20 @@ def search_traces(
     *,
     path: Optional[PathLike] = None,
     store: Optional[str] = None,
-    status: Optional[str] = None,
-    root_span_name: Optional[str] = None,
-    min_start_time: Optional[TimeLike] = None,
-    max_start_time: Optional[TimeLike] = None,
-    include_spans: bool = True,
+    **filters: Any,
 ) -> List[Trace]:
-    """Stored traces, newest first (by start time).
+    """Stored traces, newest first (by start time): :meth:`TraceStore.search_traces` on the store
+    opened read-only for this call.
 
     Args:
         max_results: at most this many traces (``None``: all).
         path: the SQLite store file; store: a store URI (at most one of the two; default
             :func:`resolve_store_uri`).
-        status: ``"OK"`` or ``"ERROR"`` (the trace status, from its root span).
-        root_span_name: only traces whose root span has exactly this name.
-        min_start_time, max_start_time: inclusive bounds on the trace start, as a ``datetime``
-            (naive = local time) or ns since the epoch.
-        include_spans: load every trace's spans into ``trace.data.spans`` (``False``: only
-            ``trace.info`` is filled, ``trace.data.spans`` is empty, which is much cheaper).
+        filters: the keywords of :meth:`TraceStore.search_traces`: ``status`` (``"OK"`` or
+            ``"ERROR"``, the trace status, from its root span); ``root_span_name`` (exactly this
+            root span name); ``min_start_time`` / ``max_start_time`` (inclusive bounds on the trace
+            start, a ``datetime``, naive = local time, or ns since the epoch); ``include_spans``
+            (default ``True``; ``False``: only ``trace.info`` is filled, much cheaper).
 
     Returns:
         list of :class:`~otel_genai.store.model.Trace`.
@@ -141,16 +137,10 @@ def search_traces(
         StoreNotFoundError: the store does not exist (it is not created).
         StoreError: the location is not a readable trace store.
         ValueError: both ``path`` and ``store``, or a ``status`` other than OK / ERROR.
+        TypeError: an unknown filter keyword.
     """
     with _reader(path, store) as opened:
-        return opened.search_traces(
-            max_results,
-            status=status,
-            root_span_name=root_span_name,
-            min_start_time=min_start_time,
-            max_start_time=max_start_time,
-            include_spans=include_spans,
-        )
+        return opened.search_traces(max_results, **filters)
 
 
 def get_trace(trace_id: str, *, path: Optional[PathLike] = None, store: Optional[str] = None) -> Optional[Trace]:
