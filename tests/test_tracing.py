@@ -598,7 +598,7 @@ def test_content_capture_default_is_span_only_and_event_only_keeps_spans_clean(e
     assert "gen_ai.tool.call.arguments" not in second.attributes
 
 
-def test_our_faults_never_reach_the_traced_code(exporter, caplog):
+def test_our_faults_never_reach_the_traced_code(exporter, caplog, swallow_faults):
     loop = []
     loop.append(loop)  # not JSON-serializable
 
