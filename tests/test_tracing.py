@@ -11,6 +11,7 @@ import json
 import time
 
 import pytest
+from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -689,3 +690,122 @@ def test_public_names():
     assert {"trace", "SpanType"} <= set(otel_genai.__all__)
     with pytest.raises(AttributeError):
         otel_genai.no_such_name  # noqa: B018
+
+
+# --- the tool-call seam: tool_calls.offer, as the instrumentation core calls it ---------------------
+
+
+def test_offered_tool_calls_give_the_agents_tool_spans_their_ids_by_name(exporter):
+    from otel_genai.tracing import tool_calls
+
+    @otel_genai.trace(kind="tool")
+    def get_weather(city):
+        return "rainy"
+
+    @otel_genai.trace(kind="tool")
+    def get_time(city):
+        return "noon"
+
+    @otel_genai.trace
+    def step():
+        return get_weather("Paris")  # inside a plain span of the agent: still the agent's tool
+
+    @otel_genai.trace(kind="agent")
+    def agent():
+        # (tool_name, call_id) pairs, in the response's order, as the core offers them
+        tool_calls.offer([("get_time", "call_time"), ("get_weather", "call_w1"), ("get_weather", "call_w2"), ("", "x"), ("get_weather", "")])
+        get_weather("Tokyo")  # the oldest call of that name
+        with otel_genai.trace("get_weather", kind="tool", tool_call_id="mine"):
+            pass  # an explicit id wins and takes nothing
+        step()
+        get_time("Paris")
+        get_weather("Oslo")  # none left: no id
+
+    agent()
+    spans = exporter.get_finished_spans()
+    ids = [(s.name, s.attributes.get("gen_ai.tool.call.id")) for s in spans if s.name.startswith("execute_tool")]
+    assert ids == [
+        ("execute_tool get_weather", "call_w1"),
+        ("execute_tool get_weather", "mine"),
+        ("execute_tool get_weather", "call_w2"),
+        ("execute_tool get_time", "call_time"),
+        ("execute_tool get_weather", None),
+    ]
+
+
+def test_offer_tells_calls_of_one_tool_apart_by_their_arguments(exporter):
+    from otel_genai.tracing import tool_calls
+
+    @otel_genai.trace(kind="tool")
+    def get_weather(city):
+        return "rainy"
+
+    with otel_genai.trace(kind="agent", name="a"):
+        tool_calls.offer([("get_weather", "call_paris", '{"city": "Paris"}'), ("get_weather", "call_tokyo", {"city": "Tokyo"})])
+        get_weather("Tokyo")
+        get_weather("Paris")
+    ids = [s.attributes.get("gen_ai.tool.call.id") for s in exporter.get_finished_spans() if s.name == "execute_tool get_weather"]
+    assert ids == ["call_tokyo", "call_paris"]
+
+
+def test_offer_outside_an_agent_does_nothing_and_reads_nothing(exporter):
+    from otel_genai.tracing import tool_calls
+
+    def never_read():
+        raise AssertionError("offer iterated its calls outside an agent")
+        yield
+
+    tool_calls.offer(never_read())
+    with otel_genai.trace("step"):  # a traced span, but no agent
+        tool_calls.offer(never_read())
+    with otel_genai.trace("lookup", kind="tool"):
+        tool_calls.offer(never_read())
+    assert [s.name for s in exporter.get_finished_spans()] == ["step", "execute_tool lookup"]
+
+
+def test_offer_reaches_the_agent_of_the_given_context_and_keeps_the_newest_calls(exporter):
+    from otel_genai.tracing import tool_calls
+    from otel_genai.tracing.context import HANDLE_KEY
+
+    @otel_genai.trace(kind="tool")
+    def get_weather(city):
+        return "rainy"
+
+    with otel_genai.trace(kind="agent", name="a"):
+        inference_context = otel_context.get_current()  # what the core's Invocation keeps
+    # the response ends later, outside the agent (a stream read after it returned): still its agent's
+    tool_calls.offer([("get_weather", f"call_{i}") for i in range(100)], inference_context)
+    agent = otel_context.get_value(HANDLE_KEY, inference_context)
+    assert len(agent.pending_tool_calls) == tool_calls.MAX_PENDING
+    assert agent.pending_tool_calls[0][1] == f"call_{100 - tool_calls.MAX_PENDING}"
+    token = otel_context.attach(inference_context)
+    try:
+        get_weather("Paris")
+    finally:
+        otel_context.detach(token)
+    (tool,) = [s for s in exporter.get_finished_spans() if s.name == "execute_tool get_weather"]
+    assert tool.attributes["gen_ai.tool.call.id"] == f"call_{100 - tool_calls.MAX_PENDING}"
+
+
+def test_offer_swallows_malformed_calls(exporter, caplog, swallow_faults):
+    from otel_genai.tracing import tool_calls
+
+    with otel_genai.trace(kind="agent", name="a"):
+        tool_calls.offer([("get_weather",)])  # no id: our fault, logged
+        tool_calls.offer(None)  # type: ignore[arg-type]
+    assert "otel-genai: internal error in tool_calls.offer" in caplog.text
+    assert [s.name for s in exporter.get_finished_spans()] == ["invoke_agent a"]
+
+
+def test_no_agent_check_costs_one_context_lookup(exporter):
+    from otel_genai.tracing import tool_calls
+
+    calls = [("get_weather", "call_1")]
+    n = 20000
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(n):
+            tool_calls.offer(calls)
+        best = min(best, (time.perf_counter() - start) / n)
+    assert best < 2e-6  # measured ~0.2 µs per call
