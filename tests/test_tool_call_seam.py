@@ -4,9 +4,9 @@ response asks for ``get_weather`` (call id ``call_demo_weather``); the app runs 
 ``otel_genai.trace(kind="tool")`` without giving an id, and the ``execute_tool`` span carries the
 response's ``gen_ai.tool.call.id``.
 
-Pending the call site: ``Invocation`` offers the response's tool calls to the agent at span end
-(``otel_genai.tracing.tool_calls.offer``); until it does, these tests fail and are marked xfail
-(strict, so wiring it up turns them into failures that say "remove the marker")."""
+``Invocation`` offers the response's tool calls to the agent at span end
+(``otel_genai.tracing.tool_calls.offer``), with content capture on or off: call ids and tool names
+are not content."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ TOOLS = [
         "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
     }
 ]
-PENDING = pytest.mark.xfail(strict=True, reason="call site in Invocation pending")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +84,6 @@ def run_agent(mode: str, endpoint: str) -> str:
     return asyncio.run(main())
 
 
-@PENDING
 @pytest.mark.parametrize("capture", ["SPAN_ONLY", "NO_CONTENT"])  # call ids and tool names are not content
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_the_tool_span_takes_its_call_id_from_the_response_that_asked_for_it(endpoint, traced, instrument, mode, capture):

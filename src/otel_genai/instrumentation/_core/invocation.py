@@ -14,7 +14,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from ... import _last_trace
 from ...semconv import attributes as A
@@ -22,6 +22,9 @@ from ...semconv import dialect, mlflow
 from ...semconv.content import ContentCapture, refresh_blob_policy
 from ...semconv.messages import content_json
 from ...semconv.usage import TokenUsage
+from ...tracing.context import current_agent
+from ...tracing.tool_calls import offer
+from .errors import record_error
 from .faults import log_fault
 from .lifecycle import open_invocations as _open_invocations
 from .metrics import GenAIMetrics, LatestGenAIMetrics
@@ -160,7 +163,7 @@ class Invocation:
             self._end({}, None, {}, None, None, None)
             return
         try:
-            response, usage, content = self.operation.response(result, self.capture_output)
+            response, usage, content = self.operation.response(result, self._wants_output())
         except Exception:
             log_fault(f"{type(self.operation).__name__}.response")
             response, usage, content = {}, None, {}
@@ -202,7 +205,7 @@ class Invocation:
     def _end_stream(self, exc: BaseException | None, complete: bool, end_at: float | None) -> None:
         accumulator = self.accumulator
         try:
-            response, usage, content = accumulator.result(self.capture_output)
+            response, usage, content = accumulator.result(self._wants_output())
         except Exception:
             log_fault(f"{type(accumulator).__name__}.result")
             response, usage, content = {}, None, {}
@@ -220,6 +223,12 @@ class Invocation:
         if self.ended:
             return
         self._end({}, None, {}, exc, None, None)
+
+    def _wants_output(self) -> bool:
+        """Build the output messages: content is captured, or an ``otel_genai.trace`` agent is open
+        and its tool spans want the tool-call ids the response asks for (the content is then used for
+        that alone, never recorded)."""
+        return self.capture_output or current_agent(self.context) is not None
 
     def _end(
         self,
@@ -261,11 +270,10 @@ class Invocation:
                 for key, value in content.items():
                     response[key] = content_json(value)
             if exc is not None:
-                error = A.error_type(exc)
-                response[A.ERROR_TYPE] = error
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, str(exc) or error))
+                error = record_error(span, exc)
             span.set_attributes(response)
+            if exc is None and content:
+                offer_tool_calls(content, self.context)
             response_model = response.get(A.GEN_AI_RESPONSE_MODEL)
             self.telemetry.metrics.submit(
                 self.attributes, response_model, error, span.get_span_context(), duration, usage, ttfc, chunk_times
@@ -309,3 +317,20 @@ def _drop_message_finish_reasons(content: dict[str, Any]) -> None:
     for message in content.get(A.GEN_AI_OUTPUT_MESSAGES) or ():
         if isinstance(message, dict):
             message.pop("finish_reason", None)
+
+
+def offer_tool_calls(content: dict[str, Any], context: Any) -> None:
+    """Hand the tool calls an inference response asked for (its output messages' ``tool_call``
+    parts) to the open ``otel_genai.trace`` agent of ``context``, so the ``execute_tool`` spans the app
+    opens for them get their ``gen_ai.tool.call.id`` (``otel_genai.tracing.tool_calls.offer``)."""
+    if current_agent(context) is None:
+        return
+    offer(
+        (
+            (part.get("name"), part.get("id"), part.get("arguments"))
+            for message in content.get(A.GEN_AI_OUTPUT_MESSAGES) or ()
+            for part in message.get("parts") or ()
+            if part.get("type") == "tool_call"
+        ),
+        context,
+    )
