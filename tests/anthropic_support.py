@@ -1,6 +1,8 @@
-"""Shared pieces of the ``test_anthropic_*`` modules: fixtures (import them by name into a test
-module to use them), a loopback server answering canned Anthropic responses (JSON or SSE, optionally
-one event per chunk with a delay), response builders and span helpers.
+"""Anthropic-specific pieces of the ``test_anthropic_*`` modules: the SDK's native tracing held at
+its default, clients, canned Anthropic responses (JSON or SSE, optionally one event per chunk with a
+delay) and span helpers. The generic machinery (``telemetry``, ``instrument_anthropic``, ``canned``:
+the loopback server answering queued responses) is in ``conftest.py``; it is re-exported here so
+the test modules' ``from anthropic_support import ...`` keeps working.
 
 Every test module imports ``sdk_native_tracing_at_default`` (autouse): the anthropic SDK's own
 tracing stays at its default (clients get no ``open_telemetry`` option, no ``ANTHROPIC_OPEN_TELEMETRY*``
@@ -15,10 +17,9 @@ from typing import Any
 
 import anthropic
 import pytest
-from opentelemetry import trace
 
-from otel_genai.demo.server import LoopbackServer, Request, Response
-from otel_genai.instrumentation.anthropic import AnthropicInstrumentor
+from conftest import CannedServer, canned, instrument_anthropic  # noqa: F401  (re-exported)
+from otel_genai.demo.server import Response
 
 MODEL = "claude-sonnet-4-6"
 USER = [{"role": "user", "content": "Say something about tracing."}]
@@ -32,62 +33,10 @@ ANTHROPIC_ENV = (
 
 # --- fixtures ---------------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
-def sdk_native_tracing_at_default(telemetry, monkeypatch):
-    """The SDK's native tracing at its default, made observable: the global tracer provider (which
-    a client given no ``open_telemetry`` option uses) is the test's own, restored afterwards."""
+def sdk_native_tracing_at_default(global_tracer_provider, monkeypatch):
+    """The SDK's native tracing at its default, made observable through ``global_tracer_provider``."""
     for name in ANTHROPIC_ENV:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", telemetry.tracer_provider)
-
-
-@pytest.fixture
-def instrument_anthropic(telemetry):
-    """Call ``instrument_anthropic(capture_content=...)`` to instrument anthropic against ``telemetry``."""
-    instrumentor = AnthropicInstrumentor()
-
-    def _instrument(capture_content: str = "SPAN_ONLY", **kwargs: Any) -> AnthropicInstrumentor:
-        instrumentor.instrument(
-            tracer_provider=telemetry.tracer_provider,
-            meter_provider=telemetry.meter_provider,
-            capture_content=capture_content,
-            **kwargs,
-        )
-        return instrumentor
-
-    yield _instrument
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()
-
-
-class CannedServer:
-    """A loopback server answering queued ``Response`` s in order (500 when none is left)."""
-
-    def __init__(self) -> None:
-        self.queue: list[Response] = []
-        self.server = LoopbackServer(self._respond).start()
-
-    def _respond(self, request: Request) -> Response:
-        if not self.queue:
-            return Response(500, b'{"type":"error","error":{"type":"api_error","message":"nothing queued"}}')
-        return self.queue.pop(0)
-
-    def play(self, *responses: Response) -> str:
-        self.queue[:] = responses
-        return self.server.base_url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def stop(self) -> None:
-        self.server.stop()
-
-
-@pytest.fixture(scope="module")
-def canned():
-    server = CannedServer()
-    yield server
-    server.stop()
 
 
 # --- clients ------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Shared fixtures: a real OTel SDK pipeline (in-memory span exporter + metric reader) and the
-instrumentor bound to it, removed again after each test."""
+"""Shared fixtures: a real OTel SDK pipeline (in-memory span exporter + metric reader), the
+instrumentors bound to it (removed again after each test), and a loopback server answering canned
+responses."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import asyncio
 import gc
 import json
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -22,6 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 # imported; the programs the tests start inherit it). Tests that inject faults use ``swallow_faults``.
 os.environ["OTEL_GENAI_RAISE_FAULTS"] = "1"
 
+from otel_genai.demo.server import LoopbackServer, Request, Response  # noqa: E402
 from otel_genai.instrumentation._core.faults import raise_faults  # noqa: E402
 from otel_genai.instrumentation.openai import OpenAIInstrumentor  # noqa: E402
 from recorded import Replayer  # noqa: E402
@@ -76,21 +80,79 @@ def telemetry() -> Telemetry:
 
 
 @pytest.fixture
-def instrument(telemetry: Telemetry):
-    """Call ``instrument(capture_content=...)`` to instrument openai against ``telemetry``."""
-    instrumentor = OpenAIInstrumentor()
+def instrumentors(telemetry: Telemetry):
+    """Call ``instrumentors(InstrumentorClass, capture_content=..., **instrument_kwargs)`` to
+    instrument an SDK against ``telemetry``; every instrumentor used is uninstrumented afterwards."""
+    used: list[Any] = []
 
-    def _instrument(capture_content: str = "SPAN_ONLY") -> OpenAIInstrumentor:
+    def _instrument(cls: type, capture_content: str = "SPAN_ONLY", **kwargs: Any) -> Any:
+        instrumentor = cls()
         instrumentor.instrument(
             tracer_provider=telemetry.tracer_provider,
             meter_provider=telemetry.meter_provider,
             capture_content=capture_content,
+            **kwargs,
         )
+        used.append(instrumentor)
         return instrumentor
 
     yield _instrument
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()
+    for instrumentor in reversed(used):
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+
+
+@pytest.fixture
+def instrument(instrumentors):
+    """Call ``instrument(capture_content=...)`` to instrument openai against ``telemetry``."""
+    return partial(instrumentors, OpenAIInstrumentor)
+
+
+@pytest.fixture
+def instrument_anthropic(instrumentors):
+    """Call ``instrument_anthropic(capture_content=..., **kwargs)`` to instrument anthropic against ``telemetry``."""
+    from otel_genai.instrumentation.anthropic import AnthropicInstrumentor
+
+    return partial(instrumentors, AnthropicInstrumentor)
+
+
+@pytest.fixture
+def global_tracer_provider(telemetry: Telemetry, monkeypatch):
+    """The global tracer provider is the test's own (restored afterwards), so a span that an SDK's
+    own tracing adds beside ours is seen by ``telemetry.spans()``."""
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", telemetry.tracer_provider)
+
+
+class CannedServer:
+    """A loopback server answering queued ``Response`` s in order (500 when none is left)."""
+
+    def __init__(self) -> None:
+        self.queue: list[Response] = []
+        self.server = LoopbackServer(self._respond).start()
+
+    def _respond(self, request: Request) -> Response:
+        if not self.queue:
+            return Response(500, b'{"type":"error","error":{"type":"api_error","message":"nothing queued"}}')
+        return self.queue.pop(0)
+
+    def play(self, *responses: Response) -> str:
+        """Answer the next requests with ``responses``; returns the server's base URL."""
+        self.queue[:] = responses
+        return self.server.base_url
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.requests
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def canned():
+    server = CannedServer()
+    yield server
+    server.stop()
 
 
 _validators: dict[str, jsonschema.protocols.Validator] = {}
