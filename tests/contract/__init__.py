@@ -1,0 +1,2 @@
+"""The provider contract: the generic guarantees of every instrumented SDK, run once per provider
+case (``providers/``). See ``case.py``."""
