@@ -13,7 +13,7 @@ def only_span(telemetry, case: ProviderCase) -> Any:
     """The one span the call produced, ours; fails if an SDK added its own or none ended."""
     spans = telemetry.spans()
     assert len(spans) == 1, [(s.name, s.instrumentation_scope.name) for s in spans]
-    assert spans[0].instrumentation_scope.name == case.scope
+    assert (spans[0].instrumentation_scope.name, spans[0].name) == (case.scope, case.span_name)
     return spans[0]
 
 
