@@ -18,7 +18,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from conftest import CannedServer, canned, instrument_anthropic  # noqa: F401  (re-exported)
+from conftest import canned, instrument_anthropic  # noqa: F401  (re-exported)
 from otel_genai.demo.server import Response
 
 MODEL = "claude-sonnet-4-6"
