@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...semconv import attributes as A
+from ...semconv.usage import TokenUsage
 from .._stainless import request_attributes as _request_attributes
 from .._core.server import server_attributes
 
@@ -57,3 +58,22 @@ class OpenAIClients:
         if isinstance(service_tier, str) and service_tier != "auto":
             attrs[A.OPENAI_REQUEST_SERVICE_TIER] = service_tier
         return attrs
+
+
+def usage_from(usage: Any, fields: str) -> TokenUsage | None:
+    """An OpenAI usage object -> normal form. ``fields`` names its input and output fields:
+    ``"prompt|completion"`` for Chat Completions' ``CompletionUsage``, ``"input|output"`` for the
+    Responses API's ``ResponseUsage``. Both already count cached tokens (read and written) in their
+    input: the normal form's input as is."""
+    if usage is None:
+        return None
+    inp, _, out = fields.partition("|")
+    input_details = getattr(usage, f"{inp}_tokens_details", None)
+    output_details = getattr(usage, f"{out}_tokens_details", None)
+    return TokenUsage(
+        getattr(usage, f"{inp}_tokens", None),
+        getattr(usage, f"{out}_tokens", None),
+        cache_read_input_tokens=getattr(input_details, "cached_tokens", None),
+        cache_creation_input_tokens=getattr(input_details, "cache_write_tokens", None),
+        reasoning_output_tokens=getattr(output_details, "reasoning_tokens", None),
+    )

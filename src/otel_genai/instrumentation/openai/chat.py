@@ -17,6 +17,7 @@ from .._stainless import helper_hooks
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import extra_field, get, stop_sequences, string_fields
 from ._common import OUTPUT_TYPES
+from ._common import usage_from as _usage_from  # noqa: I001
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (
@@ -113,19 +114,8 @@ def _output_type(response_format: Any) -> str | None:
 
 
 def usage_from(usage: Any) -> TokenUsage | None:
-    """OpenAI ``CompletionUsage`` -> normal form (``prompt_tokens`` already includes cached tokens,
-    read and written, so it is the normal form's input as is)."""
-    if usage is None:
-        return None
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    completion_details = getattr(usage, "completion_tokens_details", None)
-    return TokenUsage(
-        getattr(usage, "prompt_tokens", None),
-        getattr(usage, "completion_tokens", None),
-        cache_read_input_tokens=getattr(prompt_details, "cached_tokens", None),
-        cache_creation_input_tokens=getattr(prompt_details, "cache_write_tokens", None),
-        reasoning_output_tokens=getattr(completion_details, "reasoning_tokens", None),
-    )
+    """This API's usage object -> normal form (:func:`._common.usage_from`)."""
+    return _usage_from(usage, "prompt|completion")
 
 
 # --- message conversion (SDK shapes -> semconv parts) ---------------------------------------------

@@ -48,6 +48,7 @@ from .._stainless import helper_hooks
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import get, string_fields
 from ._common import OUTPUT_TYPES
+from ._common import usage_from as _usage_from  # noqa: I001
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
 _REQUEST_PARAMS = (
@@ -317,18 +318,8 @@ def _finish_reason(response: Any, output: Any) -> str | None:
 
 
 def usage_from(usage: Any) -> TokenUsage | None:
-    """OpenAI ``ResponseUsage`` -> normal form (``input_tokens`` already includes cached tokens)."""
-    if usage is None:
-        return None
-    input_details = getattr(usage, "input_tokens_details", None)
-    output_details = getattr(usage, "output_tokens_details", None)
-    return TokenUsage(
-        getattr(usage, "input_tokens", None),
-        getattr(usage, "output_tokens", None),
-        cache_read_input_tokens=getattr(input_details, "cached_tokens", None),
-        cache_creation_input_tokens=getattr(input_details, "cache_write_tokens", None),
-        reasoning_output_tokens=getattr(output_details, "reasoning_tokens", None),
-    )
+    """This API's usage object -> normal form (:func:`._common.usage_from`)."""
+    return _usage_from(usage, "input|output")
 
 
 def _item_parts(item: Any, kind: Any, keep_blobs: bool) -> list[dict[str, Any]]:
