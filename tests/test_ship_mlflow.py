@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import urllib.request
 import uuid
 
@@ -25,10 +23,10 @@ from shipping import (
     clean_env,
     expected_usage,
     free_port,
-    http_ok,
     needs_full_otelcol,
     run_app,
     start_collector,
+    start_mlflow,
     stop_process,
     wait_until,
 )
@@ -37,23 +35,11 @@ from shipping import (
 @pytest.fixture(scope="module")
 def mlflow_uri(tmp_path_factory):
     """A real MLflow tracking server (sqlite backend) on a free 127.0.0.1 port, for this module."""
-    home = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    # no outbound traffic: no usage telemetry, no model-price catalog download (bundled prices)
-    env = clean_env(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MLFLOW_MODEL_CATALOG_URI="")
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}"],
-        cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    uri = f"http://127.0.0.1:{port}"
+    server, uri = start_mlflow(tmp_path_factory.mktemp("mlflow"))
     try:
-        wait_until(lambda: http_ok(uri + "/health"), 120, "mlflow server /health", interval=0.5, process=server)
         yield uri
     finally:
         stop_process(server)
-        log.close()
 
 
 def mlflow_trace(uri: str, trace_id: str) -> dict:

@@ -32,20 +32,19 @@ SPAN_TYPES = {
 _NO_OUTPUT_TOKENS = frozenset({A.GenAIOperationName.EMBEDDINGS})
 
 
-def request_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
-    """The MLflow keys known when an inference span starts, from its ``gen_ai.*`` request ``attrs``:
-    ``mlflow.spanType``, ``mlflow.llm.model``, ``mlflow.llm.provider`` (each only when its source is set)."""
-    out: dict[str, Any] = {}
+def add_request_attributes(attrs: dict[str, Any]) -> None:
+    """Add to an inference span's ``gen_ai.*`` request ``attrs`` the MLflow keys known when it
+    starts: ``mlflow.spanType``, ``mlflow.llm.model``, ``mlflow.llm.provider`` (each only when its
+    source is set). In place: it runs at the start of every call."""
     span_type = SPAN_TYPES.get(attrs.get(A.GEN_AI_OPERATION_NAME))
     if span_type is not None:
-        out[A.MLFLOW_SPAN_TYPE] = span_type
+        attrs[A.MLFLOW_SPAN_TYPE] = span_type
     model = attrs.get(A.GEN_AI_REQUEST_MODEL)
     if model is not None:
-        out[A.MLFLOW_LLM_MODEL] = model
+        attrs[A.MLFLOW_LLM_MODEL] = model
     provider = attrs.get(A.GEN_AI_PROVIDER_NAME)
     if provider is not None:
-        out[A.MLFLOW_LLM_PROVIDER] = provider
-    return out
+        attrs[A.MLFLOW_LLM_PROVIDER] = provider
 
 
 def token_usage(usage: TokenUsage, operation_name: str | None) -> str | None:

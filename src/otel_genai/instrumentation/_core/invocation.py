@@ -127,7 +127,7 @@ class Invocation:
         self, telemetry: GenAITelemetry, operation: Operation, instance: Any, kwargs: dict[str, Any], parent: Any = None
     ) -> None:
         attributes = operation.request(instance, kwargs)
-        attributes.update(mlflow.request_attributes(attributes))
+        mlflow.add_request_attributes(attributes)
         self.request_content = operation.request_content(kwargs) if telemetry.capture_enabled else None
         span_attributes = attributes
         if self.request_content and telemetry.content_on_span:
