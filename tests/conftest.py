@@ -184,3 +184,37 @@ async def cancel_mid_stream(consume: Any, started: asyncio.Event) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     gc.collect()
+
+
+# --- store backends (the trace store on SQLite and on a real PostgreSQL server) -----------------
+
+#: the backends ``store_uri`` runs a test on
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (``tests/postgres_support.py``: a throw-away
+    ``initdb`` cluster on 127.0.0.1 and a free port), started on first use and stopped at the end
+    of the session, also when it fails. ``postgres_server.create_database()`` -> a fresh URI."""
+    from postgres_support import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_uri(request, tmp_path: Path) -> str:
+    """A fresh, empty trace store's URI, once per backend: ``sqlite:///<tmp>/traces.db`` (the file
+    does not exist yet) or ``postgresql://user:password@127.0.0.1:<port>/<fresh database>`` (an empty
+    database of the session's server, dropped after the test)."""
+    if request.param == "sqlite":
+        yield "sqlite://" + str(tmp_path / "traces.db")
+        return
+    server = request.getfixturevalue("postgres_server")
+    uri = server.create_database()
+    yield uri
+    server.drop_database(uri)

@@ -1,0 +1,175 @@
+"""A real, throw-away PostgreSQL server for the tests: :class:`PostgresServer`.
+
+The cluster is made with the server's own tools (``initdb``, then ``pg_ctl start``), as described in
+the PostgreSQL manual, "Creating a Database Cluster" and "pg_ctl" (https://www.postgresql.org/docs/15/).
+It lives in a temporary directory, listens on 127.0.0.1 on a free port (and on a Unix socket in that
+directory only), requires a password over TCP (SCRAM), and is stopped and deleted by :meth:`stop`.
+
+The binaries are found with ``pg_config --bindir`` (Debian's ``postgresql`` package puts them in
+``/usr/lib/postgresql/<major>/bin``; its ``/usr/bin`` wrappers and any ``/usr/local/bin`` symlinks are
+not relied on), else in the newest ``/usr/lib/postgresql/*/bin``.
+
+``initdb`` refuses to run as root, so when the tests run as root the cluster belongs to the
+``postgres`` system user (the Debian package creates it): the temporary directory is chowned to it
+and the server tools run through ``runuser -u postgres --``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import List, Optional
+
+#: the superuser of the throw-away cluster, and its password (SCRAM over TCP)
+SUPERUSER = "otel_genai"
+PASSWORD = "otel-genai-test"
+_SERVER_USER = "postgres"
+
+
+def postgres_bindir() -> Path:
+    """The directory of ``initdb`` / ``pg_ctl``: ``pg_config --bindir``, else the newest
+    ``/usr/lib/postgresql/<major>/bin``. Raises ``RuntimeError`` when neither has ``initdb``."""
+    candidates: List[str] = []
+    try:
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
+        candidates.append(out.stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_major, reverse=True)
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "initdb").is_file():
+            return Path(candidate)
+    raise RuntimeError(
+        "PostgreSQL server binaries not found (pg_config --bindir, /usr/lib/postgresql/*/bin):"
+        " install the Debian package 'postgresql' (dev/test does)"
+    )
+
+
+def _major(path: str) -> int:
+    part = Path(path).parent.name
+    return int(part) if part.isdigit() else 0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PostgresServer:
+    """One throw-away PostgreSQL cluster (see the module docstring).
+
+    ``start()`` runs ``initdb`` and ``pg_ctl start -w``; ``uri(dbname)`` is a ``postgresql://`` URI
+    for a database of it; ``create_database()`` makes a fresh empty database and returns its URI;
+    ``stop()`` stops the server (``-m immediate``) and removes the directory; it is idempotent and
+    also registered with :mod:`atexit`, so an interrupted session does not leave a server running.
+
+    Attributes: ``host`` (``"127.0.0.1"``), ``port`` (int), ``directory`` (the cluster's temp dir).
+
+    Raises ``RuntimeError`` from ``start()`` when the server tools fail (with their output).
+    """
+
+    def __init__(self) -> None:
+        self.bindir = postgres_bindir()
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.directory: Optional[Path] = None
+        self._as_root = os.geteuid() == 0
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._running = False
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> "PostgresServer":
+        self.directory = Path(tempfile.mkdtemp(prefix="otel-genai-pg-"))
+        data = self.directory / "data"
+        pwfile = self.directory / "pwfile"
+        pwfile.write_text(PASSWORD + "\n")
+        if self._as_root:
+            entry = pwd.getpwnam(_SERVER_USER)
+            for path in (self.directory, pwfile):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        self._run(
+            "initdb", "-D", str(data), "-U", SUPERUSER, f"--pwfile={pwfile}", "-E", "UTF8",
+            "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
+        )
+        atexit.register(self.stop)
+        # fsync off: a test never survives a crash of the server itself, and it is much faster
+        options = (
+            f"-c listen_addresses={self.host} -c unix_socket_directories={self.directory}"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        for attempt in range(5):
+            self.port = free_port()
+            try:
+                self._run("pg_ctl", "-D", str(data), "-w", "-t", "60", "-l", str(self.directory / "server.log"),
+                          "-o", f"{options} -p {self.port}", "start")
+                self._running = True
+                return self
+            except RuntimeError:
+                if attempt == 4:
+                    raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and delete its directory (idempotent)."""
+        with self._lock:
+            if self.directory is None:
+                return
+            directory, self.directory = self.directory, None
+            try:
+                if self._running:
+                    self._running = False
+                    self._run("pg_ctl", "-D", str(directory / "data"), "-m", "immediate", "-w", "stop")
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self.bindir / tool), *args]
+        if self._as_root:
+            command = ["runuser", "-u", _SERVER_USER, "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, cwd="/")
+        if done.returncode != 0:
+            log = ""
+            if self.directory is not None and (self.directory / "server.log").exists():
+                log = (self.directory / "server.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}{log}")
+
+    # --- databases ----------------------------------------------------------------------------
+
+    def uri(self, dbname: str = "postgres", *, password: bool = True) -> str:
+        """``postgresql://otel_genai:<password>@127.0.0.1:<port>/<dbname>``."""
+        auth = f"{SUPERUSER}:{PASSWORD}" if password else SUPERUSER
+        return f"postgresql://{auth}@{self.host}:{self.port}/{dbname}"
+
+    def create_database(self, prefix: str = "t") -> str:
+        """Create a fresh, empty database and return its URI."""
+        import psycopg
+
+        with self._lock:
+            self._counter += 1
+            name = f"{prefix}_{os.getpid()}_{self._counter}"
+        with psycopg.connect(self.uri(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        return self.uri(name)
+
+    def drop_database(self, uri: str) -> None:
+        """Drop the database of ``uri`` (closing its other connections first)."""
+        import psycopg
+
+        name = uri.rsplit("/", 1)[1]
+        with psycopg.connect(self.uri(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+__all__ = ["PASSWORD", "SUPERUSER", "PostgresServer", "free_port", "postgres_bindir"]
