@@ -24,6 +24,7 @@ from ...semconv.messages import content_json
 from ...semconv.usage import TokenUsage
 from ...tracing.context import current_agent
 from ...tracing.tool_calls import offer
+from ...tracing.trace_attributes import TRACE_ATTRIBUTES_KEY
 from .errors import record_error
 from .faults import log_fault
 from .lifecycle import open_invocations as _open_invocations
@@ -141,6 +142,9 @@ class Invocation:
         self.attributes = attributes
         if parent is None:
             parent = otel_context.get_current()
+        stamp = otel_context.get_value(TRACE_ATTRIBUTES_KEY, parent)
+        if stamp:  # inside otel_genai.attributes(...): session, user, tags, metadata
+            span_attributes = {**span_attributes, **stamp}
         self.span = telemetry.tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=span_attributes)
         self.context = otel_context.set_value(GENAI_CALL_KEY, True, trace.set_span_in_context(self.span, parent))
         # a span the sampler dropped records nothing: its output content is not built (unless for the event)
