@@ -27,7 +27,7 @@ import datetime as _dt
 import errno
 import os
 from pathlib import Path
-from typing import Any, Iterable, List, Optional, Protocol, Union
+from typing import Any, Generic, Iterable, List, Optional, Protocol, Sequence, TypeVar, Union
 
 from .model import SpanRecord, Trace
 
@@ -103,6 +103,18 @@ def to_ns(value: TimeLike) -> int:
     return int(value)
 
 
+T = TypeVar("T")
+
+
+class PagedList(List[T], Generic[T]):
+    """A page of results: a ``list``, plus ``token``: the opaque string that fetches the next page
+    (pass it as ``page_token=``), ``None`` on the last page. MLflow's ``PagedList`` has the same shape."""
+
+    def __init__(self, items: Iterable[T] = (), token: Optional[str] = None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
 class TraceStore(Protocol):
     """One open trace store. Implementations are thread-safe and usable as context managers.
 
@@ -133,17 +145,91 @@ class TraceStore(Protocol):
 
     def search_traces(
         self,
+        filter_string: Optional[str] = None,
+        order_by: Optional[Sequence[str]] = None,
         max_results: Optional[int] = 100,
+        page_token: Optional[str] = None,
+        include_spans: bool = True,
         *,
         status: Optional[str] = None,
         root_span_name: Optional[str] = None,
         min_start_time: Optional[TimeLike] = None,
         max_start_time: Optional[TimeLike] = None,
-        include_spans: bool = True,
-    ) -> List[Trace]:
-        """Stored traces, newest (latest start) first; see :func:`otel_genai.store.search_traces`.
+    ) -> "PagedList[Trace]":
+        """Stored traces matching ``filter_string``, in ``order_by`` order, one page at a time.
 
-        Raises ``ValueError`` for a ``status`` other than ``"OK"`` / ``"ERROR"``.
+        Args:
+            filter_string: MLflow's ``search_traces`` grammar (``AND`` only; see
+                :mod:`otel_genai.store.query` for the fields and operators), e.g.
+                ``"trace.status = 'ERROR' AND tag.env = 'prod' AND trace.total_tokens > 1000"``.
+                ``None``: every trace. Legacy: an ``int`` here is ``max_results`` (today's first
+                positional argument).
+            order_by: e.g. ``["timestamp_ms DESC"]`` (the default), ``["cost DESC", "timestamp_ms"]``;
+                keys ``timestamp_ms``, ``execution_time_ms``, ``total_tokens``, ``cost`` (also
+                with a ``trace.`` prefix), ``ASC`` (default) or ``DESC``. Ties: newest first, then
+                trace id. Traces without tokens / cost sort last either way.
+            max_results: page size (``None``: everything, one page).
+            page_token: the ``.token`` of the previous page (an opaque string), ``None``: the first.
+            include_spans: ``False``: only ``trace.info`` is filled (no span is read).
+            status, root_span_name, min_start_time, max_start_time: today's keyword filters, kept:
+                ``status`` (``"OK"`` / ``"ERROR"``: ``info.status``, the root's or its stand-in's),
+                the root (or stand-in) span's name, inclusive bounds on the start (``datetime``,
+                naive = local time, or ns since the epoch). ANDed with ``filter_string``.
+
+        Returns:
+            a :class:`PagedList` of :class:`~otel_genai.store.model.Trace`; ``.token`` is the
+            next page's token, ``None`` on the last page.
+
+        Raises:
+            ValueError: a malformed ``filter_string`` or ``order_by`` (the message names the
+                offending token and its position), a bad ``page_token``, or a ``status`` other
+                than OK / ERROR.
+        """
+        ...
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        """Set (or replace) tag ``key`` of the stored trace ``trace_id`` to ``value`` (str()).
+
+        A tag set here wins over the same tag carried by spans already stored; a span stored
+        later that carries it (``mlflow.traceTag.<key>``) replaces it again.
+
+        Raises:
+            TraceNotFoundError: no stored trace has this id.
+            ValueError: an empty ``key``.
+        """
+        ...
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> bool:
+        """Remove tag ``key`` of the stored trace ``trace_id``; ``True`` if it was set.
+
+        Raises:
+            TraceNotFoundError: no stored trace has this id.
+        """
+        ...
+
+    def delete_traces(
+        self,
+        *,
+        older_than: Optional[Union[TimeLike, _dt.timedelta]] = None,
+        trace_ids: Optional[Iterable[str]] = None,
+        max_traces: Optional[int] = None,
+    ) -> int:
+        """Delete whole traces (their spans, tags and metadata); returns how many were deleted.
+
+        Each argument given selects traces; the union is deleted:
+
+        * ``older_than``: traces that started before this point (a ``datetime``, naive = local
+          time, or ns since the epoch) or this long ago (a ``timedelta``);
+        * ``trace_ids``: these traces (full ids; ``tr-`` accepted; unknown ids are ignored);
+        * ``max_traces``: all but the ``max_traces`` newest (by start).
+
+        With none given nothing is deleted. The freed space is given back to the file system
+        where the backend can (SQLite: ``PRAGMA incremental_vacuum``), so a store under a
+        retention policy stops growing.
+
+        Raises:
+            ValueError: a negative ``max_traces``.
+            StoreUnavailableError: another writer holds the store (retry later).
         """
         ...
 
