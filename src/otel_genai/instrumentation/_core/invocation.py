@@ -27,6 +27,8 @@ from ...tracing.tool_calls import offer
 from ...tracing.trace_attributes import TRACE_ATTRIBUTES_KEY
 from .errors import record_error
 from .faults import log_fault
+from .frameworks import current as _framework_run
+from .frameworks import resolve as _framework_parent
 from .lifecycle import open_invocations as _open_invocations
 from .metrics import GenAIMetrics, LatestGenAIMetrics
 from .operation import Operation, StreamAccumulator
@@ -142,6 +144,11 @@ class Invocation:
         self.attributes = attributes
         if parent is None:
             parent = otel_context.get_current()
+        # hook (frameworks.py): inside a framework run (LangChain) this span nests in its structure, and
+        # is its model run's one inference span; no framework run open: one ContextVar read
+        framework_run = _framework_run.get()
+        if framework_run is not None:
+            parent = _framework_parent(framework_run, parent, operation.operation_name)
         stamp = otel_context.get_value(TRACE_ATTRIBUTES_KEY, parent)
         if stamp:  # inside otel_genai.attributes(...): session, user, tags, metadata
             span_attributes = {**span_attributes, **stamp}
