@@ -173,3 +173,57 @@ class PostgresServer:
 
 
 __all__ = ["PASSWORD", "SUPERUSER", "PostgresServer", "free_port", "postgres_bindir"]
+
+
+# --- both backends: what a test reads or holds beside the adapter --------------------------------
+
+
+def is_postgres(uri: str) -> bool:
+    """``uri`` names a PostgreSQL store (``postgresql://`` / ``postgres://``)."""
+    return str(uri).lower().startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_file(uri: str) -> str:
+    """The file of a ``sqlite:///abs/path.db`` URI (a plain path is returned as is)."""
+    from otel_genai.store.sqlite import uri_to_path
+
+    return str(uri_to_path(uri))
+
+
+def query(uri: str, sql: str, params: tuple = ()) -> list:
+    """Rows of ``sql`` (``?`` placeholders) run on the store's database itself, outside the adapter:
+    with :mod:`sqlite3` for a SQLite URI or path, with psycopg for a PostgreSQL URI."""
+    if is_postgres(uri):
+        import psycopg
+
+        with psycopg.connect(uri) as conn:
+            return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), params).fetchall()]
+    import sqlite3
+
+    conn = sqlite3.connect(sqlite_file(uri))
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+class WriteLock:
+    """Another client holding the store's write lock until :meth:`release`: ``BEGIN EXCLUSIVE`` on
+    a SQLite file, ``LOCK TABLE traces IN ACCESS EXCLUSIVE MODE`` in an open transaction on
+    PostgreSQL (https://www.postgresql.org/docs/15/sql-lock.html)."""
+
+    def __init__(self, uri: str) -> None:
+        if is_postgres(uri):
+            import psycopg
+
+            self._conn = psycopg.connect(uri)
+            self._conn.execute("LOCK TABLE traces IN ACCESS EXCLUSIVE MODE")
+        else:
+            import sqlite3
+
+            self._conn = sqlite3.connect(sqlite_file(uri), isolation_level=None)
+            self._conn.execute("BEGIN EXCLUSIVE")
+
+    def release(self) -> None:
+        self._conn.rollback()
+        self._conn.close()

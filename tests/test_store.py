@@ -1,4 +1,5 @@
-"""The embedded trace store and its exporter, with real SDK spans and a real SQLite file."""
+"""The trace store and its exporter, with real SDK spans, on each backend (``store_uri``: a real SQLite
+file and a real PostgreSQL server); the tests of what only a file has take a SQLite file (``db_file``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_genai.exporters.store import TraceStoreSpanExporter
+from postgres_support import WriteLock, query
 from otel_genai.store import (
     STORE_PATH_ENV,
     AmbiguousTraceIdError,
@@ -52,12 +54,19 @@ def sid(span) -> str:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def db_file(tmp_path: Path) -> Path:
+    """A SQLite store file that does not exist yet, in directories that do not exist yet."""
     return tmp_path / "nested" / "dir" / "traces.db"
 
 
 @pytest.fixture
-def provider(db: Path):
+def db(store_uri: str, db_file: Path) -> str:
+    """A fresh store's URI on each backend; on SQLite a file in directories that do not exist yet."""
+    return "sqlite://" + str(db_file) if store_uri.startswith("sqlite:") else store_uri
+
+
+@pytest.fixture
+def provider(db: str):
     tp = TracerProvider(resource=Resource.create({"service.name": "store-tests"}))
     tp.add_span_processor(SimpleSpanProcessor(TraceStoreSpanExporter(db)))
     yield tp
@@ -96,7 +105,7 @@ def test_round_trip_ids_attributes_status_events(provider, db):
             with tracer.start_as_current_span("tool") as tool:
                 raise ValueError("bad tool")
 
-    trace = get_trace(tid(root), path=db)
+    trace = get_trace(tid(root), store=db)
     assert trace is not None
     info = trace.info
     assert info.trace_id == tid(root) and len(info.trace_id) == 32
@@ -149,16 +158,21 @@ def test_round_trip_ids_attributes_status_events(provider, db):
     assert (s_chat.scope_name, s_chat.scope_version) == ("tests.scope", "1.2.3")
 
 
-def test_root_error_makes_trace_error_and_store_is_wal(provider, db):
+def test_root_error_makes_trace_error(provider, db):
     tracer = provider.get_tracer("t")
     with tracer.start_as_current_span("root") as root:
         root.set_status(Status(StatusCode.ERROR, "it broke"))
-    trace = get_trace(tid(root), path=db)
+    trace = get_trace(tid(root), store=db)
     assert trace.info.status == "ERROR"
     assert trace.data.spans[0].status_message == "it broke"
-    assert get_trace("tr-" + tid(root).upper(), path=db).info.trace_id == tid(root)  # MLflow-style id
-    assert get_trace("0" * 32, path=db) is None
-    with sqlite3.connect(db) as conn:
+    assert get_trace("tr-" + tid(root).upper(), store=db).info.trace_id == tid(root)  # MLflow-style id
+    assert get_trace("0" * 32, store=db) is None
+
+
+def test_sqlite_store_is_wal(db_file):
+    with open_store(db_file) as store:
+        store.write_spans([record("12" * 16, "1" * 16)])
+    with sqlite3.connect(db_file) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -184,24 +198,24 @@ def test_search_traces_newest_first_and_filters(provider, db):
     oldest = _timed_trace(tracer, "oldest", 1_700_000_000, tokens=(1, 1))
     newest = _timed_trace(tracer, "newest", 1_700_000_200)
 
-    traces = search_traces(path=db)
+    traces = search_traces(store=db)
     assert [t.info.trace_id for t in traces] == [newest, middle, oldest]
     assert [t.info.root_span_name for t in traces] == ["newest", "middle", "oldest"]
     assert traces[1].info.duration_ms == pytest.approx(5.0)
     assert traces[1].info.start_time == dt.datetime.fromtimestamp(1_700_000_100, dt.timezone.utc)
     assert [len(t.data.spans) for t in traces] == [1, 2, 2]
 
-    assert [t.info.trace_id for t in search_traces(2, path=db)] == [newest, middle]
-    assert [t.info.trace_id for t in search_traces(path=db, status="ERROR")] == [middle]
-    assert [t.info.trace_id for t in search_traces(path=db, status="ok")] == [newest, oldest]
-    assert [t.info.trace_id for t in search_traces(path=db, root_span_name="oldest")] == [oldest]
+    assert [t.info.trace_id for t in search_traces(2, store=db)] == [newest, middle]
+    assert [t.info.trace_id for t in search_traces(store=db, status="ERROR")] == [middle]
+    assert [t.info.trace_id for t in search_traces(store=db, status="ok")] == [newest, oldest]
+    assert [t.info.trace_id for t in search_traces(store=db, root_span_name="oldest")] == [oldest]
     after = dt.datetime.fromtimestamp(1_700_000_050, dt.timezone.utc)
-    assert [t.info.trace_id for t in search_traces(path=db, min_start_time=after)] == [newest, middle]
-    assert [t.info.trace_id for t in search_traces(path=db, max_start_time=1_700_000_100 * 10**9)] == [
+    assert [t.info.trace_id for t in search_traces(store=db, min_start_time=after)] == [newest, middle]
+    assert [t.info.trace_id for t in search_traces(store=db, max_start_time=1_700_000_100 * 10**9)] == [
         middle, oldest,
     ]
 
-    light = search_traces(path=db, include_spans=False)
+    light = search_traces(store=db, include_spans=False)
     assert [t.data.spans for t in light] == [[], [], []]
     assert [t.info.token_usage for t in light] == [
         None,
@@ -209,7 +223,7 @@ def test_search_traces_newest_first_and_filters(provider, db):
         {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
     ]
     assert [t.info for t in light] == [t.info for t in traces]
-    assert get_last_trace_id(path=db) == newest
+    assert get_last_trace_id(store=db) == newest
 
 
 # --- MLflow token aggregation -------------------------------------------------------------------
@@ -236,9 +250,9 @@ def test_token_usage_counts_nested_usage_once(provider, db):
         "cache_read_input_tokens": 30,
         "cache_creation_input_tokens": 4,
     }
-    assert get_trace(tid(root), path=db).info.token_usage == expected
+    assert get_trace(tid(root), store=db).info.token_usage == expected
     # the summary path (no spans loaded) aggregates from SQL and must agree
-    (light,) = search_traces(path=db, include_spans=False)
+    (light,) = search_traces(store=db, include_spans=False)
     assert light.info.token_usage == expected
 
 
@@ -247,12 +261,12 @@ def test_cache_keys_only_when_a_counted_span_has_them(provider, db):
     with tracer.start_as_current_span("outer", attributes={USAGE: usage(10, 5)}) as root:
         with tracer.start_as_current_span("inner", attributes={USAGE: usage(10, 5, cache_read_input_tokens=3)}):
             pass
-    assert get_trace(tid(root), path=db).info.token_usage == {
+    assert get_trace(tid(root), store=db).info.token_usage == {
         "input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
     }
     with tracer.start_as_current_span("no usage at all") as bare:
         pass
-    assert get_trace(tid(bare), path=db).info.token_usage is None
+    assert get_trace(tid(bare), store=db).info.token_usage is None
 
 
 def test_aggregate_token_usage_rules():
@@ -289,9 +303,8 @@ def test_orphan_spans_and_late_root(db):
         assert info.token_usage == {"input_tokens": 4, "output_tokens": 1, "total_tokens": 5}
         # a span ending after the root (background work) keeps the root and widens the end
         store.write_spans([record(trace_id, "3" * 16, "f" * 16, "late", 8_000, 12_000)])
-        with sqlite3.connect(db) as conn:
-            row = conn.execute("SELECT root_span_id, root_span_name, root_status_code, end_time_ns"
-                               " FROM traces WHERE trace_id = ?", (trace_id,)).fetchone()
+        (row,) = query(db, "SELECT root_span_id, root_span_name, root_status_code, end_time_ns"
+                           " FROM traces WHERE trace_id = ?", (trace_id,))
         assert row == ("f" * 16, "agent", "ERROR", 12_000)
         assert [t.info.status for t in store.search_traces(status="ERROR", include_spans=False)] == ["ERROR"]
 
@@ -412,28 +425,26 @@ def test_unwritable_path_returns_failure_and_warns_once(tmp_path, caplog):
 def test_locked_store_fails_then_recovers(db, caplog):
     exporter = TraceStoreSpanExporter(db, busy_timeout_s=0.05)
     assert exporter.export([_one_span()]) is SpanExportResult.SUCCESS
-    locker = sqlite3.connect(db, isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
+    locker = WriteLock(db)
     try:
         with caplog.at_level(logging.WARNING, logger="otel_genai.exporters.store"):
             assert exporter.export([_one_span()]) is SpanExportResult.FAILURE
         assert "locked" in caplog.records[-1].getMessage()
     finally:
-        locker.execute("ROLLBACK")
-        locker.close()
+        locker.release()
     assert exporter.export([_one_span()]) is SpanExportResult.SUCCESS
     with open_store(db, read_only=True) as store:
         assert store.count_spans() == 2
     exporter.shutdown()
 
 
-def test_corrupt_store(db):
-    db.parent.mkdir(parents=True)
-    db.write_bytes(b"this is not a sqlite database" * 200)
-    exporter = TraceStoreSpanExporter(db)
+def test_corrupt_store(db_file):
+    db_file.parent.mkdir(parents=True)
+    db_file.write_bytes(b"this is not a sqlite database" * 200)
+    exporter = TraceStoreSpanExporter(db_file)
     assert exporter.export([_one_span()]) is SpanExportResult.FAILURE
     with pytest.raises(StoreError, match="not a database"):
-        search_traces(path=db)
+        search_traces(path=db_file)
 
 
 def test_reading_a_missing_store_raises_and_creates_nothing(tmp_path):

@@ -36,6 +36,7 @@ STORE_PATH_ENV = "OTEL_GENAI_STORE_PATH"
 #: URI scheme -> ``"module:function"`` of the adapter opening it; a plain path is ``sqlite``
 BACKENDS: Dict[str, str] = {
     "sqlite": "otel_genai.store.sqlite:open_uri",
+    "postgresql": "otel_genai.store.postgres:open_uri", "postgres": "otel_genai.store.postgres:open_uri",
 }
 DEFAULT_BACKEND = "sqlite"
 
