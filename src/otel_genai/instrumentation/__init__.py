@@ -8,10 +8,12 @@
 INSTRUMENTORS = {
     "openai": "otel_genai.instrumentation.openai:OpenAIInstrumentor",
     "anthropic": "otel_genai.instrumentation.anthropic:AnthropicInstrumentor",
+    "langchain_core": "otel_genai.instrumentation.langchain:LangChainInstrumentor",
 }
 
 #: instrumented SDK -> the name of our ``opentelemetry_instrumentor`` entry point for it (pyproject.toml)
 ENTRY_POINTS = {
     "openai": "otel_genai_openai",
     "anthropic": "otel_genai_anthropic",
+    "langchain_core": "otel_genai_langchain",
 }
