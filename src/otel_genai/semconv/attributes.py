@@ -141,6 +141,7 @@ class MLflowSpanType:
     TOOL = "TOOL"
     AGENT = "AGENT"
     CHAIN = "CHAIN"
+    RETRIEVER = "RETRIEVER"
 
 
 # keys of the token-usage JSON in ``mlflow.chat.tokenUsage`` (mlflow.tracing.constant.TokenUsageKey)
