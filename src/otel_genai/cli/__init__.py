@@ -27,6 +27,7 @@ from ._common import CliError, usage_error
 from .demo import DemoError, register_demo
 from .serve import register_serve
 from .traces import register_traces
+from .ui import register_ui
 
 PROG = "otel-genai"
 
@@ -38,6 +39,7 @@ SUBCOMMANDS: List[SubcommandRegistrar] = [
     register_demo,
     register_traces,
     register_serve,
+    register_ui,
 ]
 
 __all__ = ["PROG", "SUBCOMMANDS", "CliError", "SubcommandRegistrar", "build_parser", "main"]
