@@ -90,6 +90,7 @@ class GenAIProviderName:
     AZURE_AI_OPENAI = "azure.ai.openai"
     AWS_BEDROCK = "aws.bedrock"
     GCP_VERTEX_AI = "gcp.vertex_ai"
+    GCP_GEMINI = "gcp.gemini"  # the Gemini Developer API (generativelanguage.googleapis.com)
 
 
 class GenAIOutputType:
@@ -99,6 +100,17 @@ class GenAIOutputType:
     JSON = "json"
     IMAGE = "image"
     SPEECH = "speech"
+
+
+class GenAIFinishReason:
+    """``finish_reason`` values of the output-message schema (semconv v1.41.1
+    ``gen-ai-output-messages.json``) that providers' own reasons are mapped to."""
+
+    STOP = "stop"
+    LENGTH = "length"
+    CONTENT_FILTER = "content_filter"
+    TOOL_CALL = "tool_call"
+    ERROR = "error"
 
 
 class OpenAIApiType:
