@@ -82,13 +82,16 @@ def run_demo(live: bool = False, store_path: str | None = None) -> int:
         raise DemoError("--live needs OPENAI_API_KEY in the environment")
     app = app_path()
     with ExitStack() as stack:
+        store: "Path | str"
         if store_path is None:
             store = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="otel-genai-demo-"))) / "traces.db"
+        elif "://" in store_path:
+            store = store_path  # a store URI: sqlite:///abs/path.db, postgresql://...
         else:
             store = Path(store_path).expanduser().resolve()
         env = {k: v for k, v in os.environ.items() if k not in _CLEARED_ENV}
         env.update(
-            OTEL_GENAI_STORE_PATH=str(store),
+            OTEL_GENAI_STORE_URI=str(store),  # wins over OTEL_GENAI_STORE_PATH, a path or a URI alike
             OTEL_SERVICE_NAME="otel-genai-demo",
             OTEL_PYTHON_DISTRO="otel_genai",
             OTEL_PYTHON_CONFIGURATOR="otel_genai",
