@@ -227,3 +227,11 @@ class WriteLock:
     def release(self) -> None:
         self._conn.rollback()
         self._conn.close()
+
+
+def store_env(uri: str) -> dict:
+    """The environment naming the store ``uri`` for a program: ``OTEL_GENAI_STORE_PATH=<file>`` for
+    SQLite (the embedded default's own variable), ``OTEL_GENAI_STORE_URI=<uri>`` for PostgreSQL."""
+    if is_postgres(uri):
+        return {"OTEL_GENAI_STORE_URI": uri}
+    return {"OTEL_GENAI_STORE_PATH": sqlite_file(uri)}

@@ -1,7 +1,9 @@
 """``otel-genai serve``: the OTLP/HTTP receiver in front of the trace store, over real HTTP on
 127.0.0.1. What the OTel SDK's own OTLP exporter sends (protobuf, gzip or not) and OTLP JSON are
 stored exactly as the in-process store exporter stores the same spans; every bad request gets its
-4xx and stores nothing; a batch is stored whole or not at all; concurrent exporters lose nothing."""
+4xx and stores nothing; a batch is stored whole or not at all; concurrent exporters lose nothing.
+Every receiver writes into a fresh store of each backend (``store_uri``: SQLite, PostgreSQL); the
+reference the in-process exporter writes is a SQLite file."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import gzip
 import http.client
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -35,6 +36,7 @@ import otel_genai
 from otel_genai.exporters.store import TraceStoreSpanExporter
 from otel_genai.store import open_store
 from otel_genai.store.receiver import OTLPReceiver
+from postgres_support import WriteLock
 from shipping import AGENT_TURNS, STANDALONE, base_usage, clean_env, expected_usage, run_app, stop_process, store_snapshot
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -94,13 +96,19 @@ def otlp_json(spans) -> bytes:
 
 
 @pytest.fixture
-def receiver(tmp_path):
-    with OTLPReceiver(tmp_path / "received.db", port=0) as r:
+def receiver(store_uri):
+    with OTLPReceiver(store_uri, port=0) as r:
         yield r
 
 
+def where(receiver: OTLPReceiver) -> str:
+    """The URI (or file) of the receiver's store, to open it again beside the receiver."""
+    store = receiver.store
+    return getattr(store, "uri", None) or str(store.path)
+
+
 def stored(receiver: OTLPReceiver) -> dict:
-    return store_snapshot(receiver.store.path)
+    return store_snapshot(where(receiver))
 
 
 def status_message(response: requests.Response) -> str:
@@ -121,7 +129,7 @@ def test_sdk_otlp_exporter_spans_are_stored_exactly_as_the_store_exporter_stores
     got = stored(receiver)
     assert got == direct_snapshot(tmp_path, spans)
     # and the values really are there, decoded
-    trace = otel_genai.get_trace(spans[0].context.trace_id.to_bytes(16, "big").hex(), path=receiver.store.path)
+    trace = otel_genai.get_trace(spans[0].context.trace_id.to_bytes(16, "big").hex(), store=where(receiver))
     assert trace.info.token_usage == json.loads(USAGE) and trace.info.model == "gpt-4o-mini"
     llm = next(s for s in trace.data.spans if s.name == "chat gpt-4o-mini")
     assert llm.kind == "CLIENT" and llm.attributes["gen_ai.response.finish_reasons"] == ["stop", "length"]
@@ -185,7 +193,7 @@ def test_otlp_json_as_written_by_hand_hex_ids_enum_ints_and_names(receiver):
     }
     response = requests.post(receiver.endpoint, json=body)
     assert response.status_code == 200, response.text
-    trace = otel_genai.get_trace("5b8efff798038103d269b633813fc60c", path=receiver.store.path)
+    trace = otel_genai.get_trace("5b8efff798038103d269b633813fc60c", store=where(receiver))
     root, child = trace.data.spans
     assert (root.span_id, root.parent_id, root.kind, root.status, root.status_message) == (
         "eee19b7ec3c1b174", None, "CLIENT", "ERROR", "bad")
@@ -225,7 +233,7 @@ def test_spans_with_invalid_ids_are_rejected_and_counted_the_rest_stored(receive
     assert "invalid trace id" in answer.partial_success.error_message
     assert "invalid span id" in answer.partial_success.error_message
     assert receiver.store.count_spans() == 1
-    (trace,) = otel_genai.search_traces(path=receiver.store.path)
+    (trace,) = otel_genai.search_traces(store=where(receiver))
     assert [s.span_id for s in trace.data.spans] == [kept.span_id.hex()]
 
 
@@ -272,8 +280,8 @@ def test_error_answers_use_the_requests_encoding(receiver):
     assert js.headers["Content-Type"] == "application/json" and js.json()["code"] == 3
 
 
-def test_oversized_bodies_get_413_raw_and_after_decompression(tmp_path):
-    with OTLPReceiver(tmp_path / "small.db", port=0, max_body_bytes=len(GOOD) - 1) as r:
+def test_oversized_bodies_get_413_raw_and_after_decompression(store_uri):
+    with OTLPReceiver(store_uri, port=0, max_body_bytes=len(GOOD) - 1) as r:
         raw = requests.post(r.endpoint, data=GOOD, headers=PROTOBUF)
         assert raw.status_code == 413 and "limit" in status_message(raw)
         bomb = gzip.compress(GOOD)  # small on the wire, over the limit once inflated
@@ -283,13 +291,13 @@ def test_oversized_bodies_get_413_raw_and_after_decompression(tmp_path):
         huge = requests.post(r.endpoint, data=b"\0" * (8 * 1024 * 1024), headers=PROTOBUF)
         assert huge.status_code == 413
         assert r.store.count_spans() == 0
-    with OTLPReceiver(tmp_path / "fits.db", port=0, max_body_bytes=len(GOOD)) as r:
+    with OTLPReceiver(store_uri, port=0, max_body_bytes=len(GOOD)) as r:
         assert requests.post(r.endpoint, data=GOOD, headers=PROTOBUF).status_code == 200
         assert r.store.count_spans() == 3
 
 
-def test_bearer_token_is_required_when_set(tmp_path):
-    with OTLPReceiver(tmp_path / "auth.db", port=0, token="s3cret") as r:
+def test_bearer_token_is_required_when_set(store_uri):
+    with OTLPReceiver(store_uri, port=0, token="s3cret") as r:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"},
                         {"Authorization": "s3cret"}):
             response = requests.post(r.endpoint, data=GOOD, headers={**PROTOBUF, **headers})
@@ -349,19 +357,16 @@ def test_a_body_shorter_than_its_content_length_is_rejected(receiver):
 # --- all or nothing, concurrency ----------------------------------------------------------------
 
 
-def test_a_batch_the_store_cannot_take_is_503_and_stores_nothing_then_retry_succeeds(tmp_path):
-    path = tmp_path / "locked.db"
-    store = open_store(path, timeout_s=0.2)
+def test_a_batch_the_store_cannot_take_is_503_and_stores_nothing_then_retry_succeeds(store_uri):
+    store = open_store(store_uri, timeout_s=0.2)
     with OTLPReceiver(store, port=0) as r:
-        blocker = sqlite3.connect(path, isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        blocker = WriteLock(store_uri)  # another writer holds the lock
         try:
             response = requests.post(r.endpoint, data=GOOD, headers=PROTOBUF)
             assert response.status_code == 503 and response.headers["Retry-After"] == "1"
             assert "cannot take the batch" in status_message(response)
         finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
+            blocker.release()
         assert store.count_spans() == 0
         # exporters retry a 503: the same batch then lands whole
         assert requests.post(r.endpoint, data=GOOD, headers=PROTOBUF).status_code == 200
@@ -418,23 +423,23 @@ def start_serve(*args: str) -> tuple[subprocess.Popen, str]:
     return process, match.group(1)
 
 
-def test_serve_command_receives_with_token_and_stops_on_sigterm(tmp_path):
-    store = tmp_path / "cli.db"
-    process, endpoint = start_serve("--store", str(store), "--token", "t0k")
+def test_serve_command_receives_with_token_and_stops_on_sigterm(store_uri):
+    store = store_uri
+    process, endpoint = start_serve("--store", store, "--token", "t0k")
     try:
         assert requests.post(endpoint, data=GOOD, headers=PROTOBUF).status_code == 401
         ok = requests.post(endpoint, data=GOOD, headers={**PROTOBUF, "Authorization": "Bearer t0k"})
         assert ok.status_code == 200
         # the port is taken now: a second serve on it fails with one line
         port = endpoint.split(":")[2].split("/")[0]
-        taken = subprocess.run([sys.executable, "-m", "otel_genai.cli", "serve", "--port", port, "--store", str(store)],
+        taken = subprocess.run([sys.executable, "-m", "otel_genai.cli", "serve", "--port", port, "--store", store],
                                capture_output=True, text=True, timeout=60, env=clean_env())
         assert taken.returncode == 1
         assert taken.stderr.startswith(f"otel-genai: error: cannot listen on 127.0.0.1:{port}")
     finally:
         process.terminate()
         assert process.wait(15) == 0
-    assert [len(t.data.spans) for t in otel_genai.search_traces(path=store)] == [3]
+    assert [len(t.data.spans) for t in otel_genai.search_traces(store=store)] == [3]
 
 
 def test_instrumented_app_to_serve_stores_the_same_traces_as_its_own_store_exporter(tmp_path, replayer, receiver):

@@ -1,6 +1,8 @@
 """The main job end to end: an app's openai calls under ``opentelemetry-instrument`` (real
 subprocess, real entry points), nothing else configured, land in the embedded store; with an OTLP
-endpoint they leave over OTLP/HTTP-protobuf instead. Plus ``autolog()`` and ``otel-genai demo``."""
+endpoint they leave over OTLP/HTTP-protobuf instead. Plus ``autolog()`` and ``otel-genai demo``.
+The store is each backend's in turn (``store_uri``: a SQLite file named by ``OTEL_GENAI_STORE_PATH``, a
+PostgreSQL database named by ``OTEL_GENAI_STORE_URI``)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from otel_genai.demo import fixture
 from otel_genai.demo.run import instrument_command
 from otel_genai.demo.server import LoopbackServer, Response
 from otel_genai.distro import apply_defaults, default_settings
+from postgres_support import store_env
 from recorded import load_interactions
 
 RECORDED_CHAT = next(i for i in load_interactions("openai", "/chat/completions") if i.cassette == "test_chat/test_chat")
@@ -48,18 +51,18 @@ def run_app(tmp_path: Path, env: dict[str, str], source: str = APP) -> subproces
     )
 
 
-def test_opentelemetry_instrument_with_nothing_configured_stores_the_trace(tmp_path, replayer, capsys):
-    store = tmp_path / "traces.db"
+def test_opentelemetry_instrument_with_nothing_configured_stores_the_trace(tmp_path, replayer, capsys, store_uri):
+    store = store_uri
     base_url = replayer.play(RECORDED_CHAT) + "/v1"
     env = clean_env(
-        OTEL_GENAI_STORE_PATH=str(store), APP_BASE_URL=base_url, APP_KWARGS=json.dumps(RECORDED_CHAT.request_body)
+        **store_env(store), APP_BASE_URL=base_url, APP_KWARGS=json.dumps(RECORDED_CHAT.request_body)
     )
     done = run_app(tmp_path, env)
     assert done.returncode == 0, done.stderr
     recorded = RECORDED_CHAT.json()
     assert done.stdout.strip() == recorded["id"]
 
-    (trace,) = otel_genai.search_traces(path=store)
+    (trace,) = otel_genai.search_traces(store=store)
     (span,) = trace.data.spans
     assert span.name == "chat gpt-3.5-turbo" and span.kind == "CLIENT"
     assert span.attributes["gen_ai.response.id"] == recorded["id"]
@@ -74,7 +77,7 @@ def test_opentelemetry_instrument_with_nothing_configured_stores_the_trace(tmp_p
     # the distribution's content default is SPAN_ONLY
     assert span.get_attribute("gen_ai.input.messages")[0]["parts"][0]["content"] == "Tell me a joke about opentelemetry"
 
-    assert cli_main(["traces", "show", "--last", "--store", str(store)]) == 0
+    assert cli_main(["traces", "show", "--last", "--store", store]) == 0
     shown = capsys.readouterr().out
     assert trace.info.trace_id in shown and "chat gpt-3.5-turbo" in shown
     for value in expected.values():
@@ -156,11 +159,11 @@ AUTOLOG_APP = textwrap.dedent(
 
 
 @pytest.mark.parametrize("mode", ["no-provider", "own-provider"])
-def test_autolog_traces_into_the_store_and_adds_to_an_existing_provider(tmp_path, replayer, mode):
+def test_autolog_traces_into_the_store_and_adds_to_an_existing_provider(tmp_path, replayer, mode, store_uri):
     app = tmp_path / "autolog_app.py"
     app.write_text(AUTOLOG_APP)
     env = clean_env(
-        OTEL_GENAI_STORE_PATH=str(tmp_path / "traces.db"),
+        **store_env(store_uri),
         APP_BASE_URL=replayer.play(RECORDED_CHAT, RECORDED_CHAT) + "/v1",
         APP_KWARGS=json.dumps(RECORDED_CHAT.request_body),
     )
@@ -192,14 +195,14 @@ def test_demo_prints_the_stored_token_usage_and_leaves_no_store(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
-def test_demo_with_store_keeps_three_traces(tmp_path, capsys):
-    store = tmp_path / "demo.db"
+def test_demo_with_store_keeps_three_traces(store_uri):
+    store = store_uri
     done = subprocess.run(
-        [sys.executable, "-m", "otel_genai.cli", "demo", "--store", str(store)],
+        [sys.executable, "-m", "otel_genai.cli", "demo", "--store", store],
         env=clean_env(), capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr
-    traces = otel_genai.search_traces(path=store)
+    traces = otel_genai.search_traces(store=store)
     assert sorted(t.info.root_span_name for t in traces) == ["chat gpt-4o-mini", "chat gpt-4o-mini", "weather_agent"]
     agent = next(t for t in traces if t.info.root_span_name == "weather_agent")
     llm = [s for s in agent.data.spans if s.name == "chat gpt-4o-mini"]
