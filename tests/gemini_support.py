@@ -195,7 +195,7 @@ def cache_kwargs(body: dict[str, Any]) -> dict[str, Any]:
 def get_weather(location: str, unit: str = "fahrenheit") -> dict[str, Any]:
     """This function will be automatically executed by Google GenAI.
     It must return a JSON-serializable value."""
-    return {"location": location, "temperature": 65, "unit": unit, "condition": "foggy"}
+    return {"location": location, "temperature": 65, "unit": unit, "condition": "foggy", "humidity": "85%"}
 
 
 # --- what a recorded response says ----------------------------------------------------------------------
