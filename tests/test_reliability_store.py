@@ -1,5 +1,5 @@
-"""The embedded trace store under concurrency and faults (issue 7): real SQLite files, real threads,
-real processes, a real SIGKILL.
+"""The trace store under concurrency and faults (issue 7): real SQLite files and a real PostgreSQL
+server (``store_uri``, where the test is not about a file), real threads, real processes, a real SIGKILL.
 
 * concurrent writers, threads and processes, lose no span;
 * a writer killed with SIGKILL in the middle of a batch leaves a readable store holding only whole
@@ -32,6 +32,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from otel_genai.exporters.store import TraceStoreSpanExporter
 from otel_genai.instrumentation.openai import OpenAIInstrumentor
 from otel_genai.store import StoreError, open_store, search_traces
+from otel_genai.store.postgres import redact
+from postgres_support import is_postgres, query, sqlite_file
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and fork-free subprocesses")
 
@@ -72,8 +74,16 @@ def stored_batches(path: Path) -> dict[tuple[str, int], int]:
     return counts
 
 
-def integrity(path: Path) -> str:
-    with sqlite3.connect(path) as conn:
+def integrity(path: Path | str) -> str:
+    """``"ok"`` for a sound store: SQLite's ``PRAGMA integrity_check``; on PostgreSQL (whose pages a
+    client crash cannot damage) every span's trace row exists and every trace has a span."""
+    if is_postgres(str(path)):
+        (orphans, empty), = query(str(path), "SELECT (SELECT count(*) FROM spans s WHERE NOT EXISTS"
+                                  " (SELECT 1 FROM traces t WHERE t.trace_key = s.trace_key)),"
+                                  " (SELECT count(*) FROM traces t WHERE NOT EXISTS"
+                                  " (SELECT 1 FROM spans s WHERE s.trace_key = t.trace_key))")
+        return "ok" if (orphans, empty) == (0, 0) else f"{orphans} orphan spans, {empty} traces without spans"
+    with sqlite3.connect(sqlite_file(str(path))) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
@@ -83,8 +93,8 @@ def run_child(script: str, *args: str, **popen: object) -> subprocess.Popen:
 
 
 # --- concurrent writers ---------------------------------------------------------------------------------
-def test_thread_writers_lose_no_span(tmp_path):
-    path = tmp_path / "traces.db"
+def test_thread_writers_lose_no_span(store_uri):
+    path = store_uri
     writers, batches, size = 6, 20, 25
     prepared = {w: [make_spans(f"t{w}", b, size) for b in range(batches)] for w in range(writers)}
     results: list[SpanExportResult] = []
@@ -104,8 +114,8 @@ def test_thread_writers_lose_no_span(tmp_path):
     assert stored_batches(path) == {(f"t{w}", b): size for w in range(writers) for b in range(batches)}
 
 
-def test_threads_sharing_one_batch_processor_lose_no_span(tmp_path):
-    path = tmp_path / "traces.db"
+def test_threads_sharing_one_batch_processor_lose_no_span(store_uri):
+    path = store_uri
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(BatchSpanProcessor(TraceStoreSpanExporter(path), max_queue_size=10_000, schedule_delay_millis=10))
     tracer = provider.get_tracer("app")
@@ -141,8 +151,8 @@ sys.exit(1 if failed else 0)
 """
 
 
-def test_process_writers_lose_no_span_while_a_reader_reads(tmp_path):
-    path = tmp_path / "traces.db"
+def test_process_writers_lose_no_span_while_a_reader_reads(store_uri):
+    path = store_uri
     open_store(path).close()  # schema first: the writers race only on spans
     writers, batches, size = 4, 15, 40
     children = [
@@ -236,8 +246,8 @@ while True:
 """
 
 
-def test_sigkill_at_random_moments_leaves_only_whole_batches(tmp_path):
-    path = tmp_path / "traces.db"
+def test_sigkill_at_random_moments_leaves_only_whole_batches(store_uri):
+    path = store_uri
     rng = random.Random(7)
     for attempt in range(3):
         child = run_child(KILLED_ANYWHERE, str(path), f"r{attempt}", stdout=subprocess.PIPE, text=True)
@@ -319,14 +329,32 @@ def test_corrupt_store_gives_a_clear_error_and_the_app_keeps_running(tmp_path, c
     assert str(path) in message and ("not a usable otel-genai trace store" in message or "not a database" in message)
 
 
-def test_locked_store_gives_a_clear_error_and_the_app_keeps_running(tmp_path, caplog):
-    path = tmp_path / "traces.db"
+class ExclusiveLock:
+    """Another process holding the store so that nobody reads or writes it until :meth:`close`:
+    SQLite's ``locking_mode=EXCLUSIVE`` after a write; PostgreSQL's ``ACCESS EXCLUSIVE`` table locks
+    in an open transaction (https://www.postgresql.org/docs/15/explicit-locking.html)."""
+
+    def __init__(self, uri: str) -> None:
+        if is_postgres(uri):
+            import psycopg
+
+            self._conn = psycopg.connect(uri)
+            self._conn.execute("LOCK TABLE resources, traces, spans IN ACCESS EXCLUSIVE MODE")
+        else:
+            self._conn = sqlite3.connect(sqlite_file(uri), isolation_level=None)
+            self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")  # held until this connection closes
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS lock_marker (x)")
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def test_locked_store_gives_a_clear_error_and_the_app_keeps_running(store_uri, caplog):
+    path = store_uri
     open_store(path).close()
-    locker = sqlite3.connect(path, isolation_level=None)
-    locker.execute("PRAGMA locking_mode=EXCLUSIVE")  # held until this connection closes: no reader, no writer
-    locker.execute("BEGIN IMMEDIATE")
-    locker.execute("CREATE TABLE IF NOT EXISTS lock_marker (x)")
-    locker.execute("COMMIT")
+    locker = ExclusiveLock(path)
     app = StoreApp(path, busy_timeout_s=0.1)
     try:
         with caplog.at_level(logging.WARNING, logger="otel_genai.exporters.store"):
@@ -334,7 +362,7 @@ def test_locked_store_gives_a_clear_error_and_the_app_keeps_running(tmp_path, ca
             app.provider.force_flush(10_000)
         assert max(latencies) < 0.5  # the busy wait happens on the processor's thread
         warnings = [r.getMessage() for r in caplog.records if r.name == "otel_genai.exporters.store" and r.levelno == logging.WARNING]
-        assert warnings and "locked" in warnings[0] and str(path) in warnings[0], warnings
+        assert warnings and "locked" in warnings[0] and redact(path) in warnings[0], warnings
         with pytest.raises(StoreError, match="locked by another process"):
             search_traces(path=path)
         locker.close()  # the other process lets go: spans flow again

@@ -346,7 +346,7 @@ class PostgresTraceStore:
         message = str(exc).strip().replace(self.uri, self.location)
         if state == "55P03":  # lock_not_available: lock_timeout ran out
             return StoreUnavailableError(
-                f"could not {doing} {self.location}: locked by another writer for over {self.timeout_s:g} s ({message})"
+                f"could not {doing} {self.location}: locked by another process for over {self.timeout_s:g} s ({message})"
             )
         if _retryable(exc):
             return StoreUnavailableError(f"could not {doing} {self.location} now: {message}")
@@ -379,11 +379,14 @@ class PostgresTraceStore:
 
         Raises :class:`ForeignStoreError` when tables named like ours exist without our version
         table, and :class:`StoreError` for a schema newer than :data:`SCHEMA_VERSION`."""
-        ours, *tables = conn.execute(
-            "SELECT to_regclass('otel_genai_schema'), " + ", ".join(f"to_regclass('{t}')" for t in _OUR_TABLES)
-        ).fetchone()
-        if ours is None:
-            present = [name for name, found in zip(_OUR_TABLES, tables) if found is not None]
+        # read from pg_tables with this statement's snapshot: after waiting for the advisory lock, a
+        # backend's relation cache (what to_regclass() reads) may not show tables committed meanwhile
+        found = {row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+            " AND tablename = ANY(%s)", (["otel_genai_schema", *_OUR_TABLES],),
+        )}
+        if "otel_genai_schema" not in found:
+            present = [name for name in _OUR_TABLES if name in found]
             if present:
                 raise _ForeignDatabaseError(self.location, "tables " + ", ".join(repr(t) for t in present))
             return None
