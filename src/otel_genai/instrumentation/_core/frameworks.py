@@ -58,9 +58,13 @@ class FrameworkRun:
         claimed: an SDK call claimed it (its span is the model run's span).
         ended: the run ended (its record may linger in a context it did not end in).
         previous: the run below it on this context's stack.
+        pending: the model runs started while this run was the top of the stack, for an SDK call that
+            cannot see them: LangChain's async ``BaseLLM.agenerate`` starts its model runs in tasks
+            of their own (``asyncio.gather``), whose context the SDK call, made in the caller's task,
+            never sees; it claims the oldest open one here instead.
     """
 
-    __slots__ = ("context", "outer_span", "inference", "claimed", "ended", "previous")
+    __slots__ = ("context", "outer_span", "inference", "claimed", "ended", "previous", "pending")
 
     def __init__(self, context: Any, inference: bool = False) -> None:
         self.context = context
@@ -69,12 +73,21 @@ class FrameworkRun:
         self.claimed = False
         self.ended = False
         self.previous: FrameworkRun | None = None
+        self.pending: list[FrameworkRun] | None = None
 
 
 def enter(run: FrameworkRun) -> None:
     """Push ``run`` on the current context's stack (call when the framework run starts)."""
-    run.previous = _get()
+    below = _get()
+    run.previous = below
     _set(run)
+    if run.inference and below is not None and not below.inference:
+        pending = below.pending
+        if pending is None:
+            below.pending = [run]
+        else:
+            pending[:] = [r for r in pending if not (r.ended or r.claimed)]
+            pending.append(run)
 
 
 def leave(run: FrameworkRun) -> None:
@@ -95,20 +108,24 @@ def resolve(run: FrameworkRun, parent: Any, operation_name: str | None) -> Any:
     An inference ``operation_name`` claims the oldest open unclaimed model run of the consecutive
     model runs at the top (a framework that starts several model runs before calling the SDK for
     each in turn, as LangChain's ``generate()`` over several prompts does, gets them claimed in
-    order) and is started under that run's parent. Otherwise the innermost open run's span is the
+    order) and is started under that run's parent; failing that, the oldest open unclaimed model run
+    started from the innermost open run in a context of its own (:attr:`FrameworkRun.pending`).
+    Otherwise the innermost open run's span is the
     parent. ``parent`` is kept when every run is ended, or when the code made another span current
     after the run started."""
     while run is not None and run.ended:
         run = run.previous
     if run is None or trace.get_current_span(parent) is not run.outer_span:
         return parent
-    if run.inference and operation_name in INFERENCE_OPERATIONS:
+    if operation_name in INFERENCE_OPERATIONS:
         oldest = None
         candidate: FrameworkRun | None = run
         while candidate is not None and (candidate.inference or candidate.ended):
             if not candidate.ended and not candidate.claimed:
                 oldest = candidate
             candidate = candidate.previous
+        if oldest is None and candidate is not None and candidate.pending:
+            oldest = next((r for r in candidate.pending if not (r.ended or r.claimed)), None)
         if oldest is not None:
             oldest.claimed = True
             return oldest.context
