@@ -18,13 +18,15 @@ with no ``close()`` on the async one and no ``with`` on either. The proxies (the
 keep the generator's surface (``isinstance``, ``send``, ``throw``, ``aclose``) and add ``with`` /
 ``async with`` and an awaitable ``close()``, so the stream rules of ``docs/lifecycle.md`` hold:
 exhausted, ``break`` inside ``with``, ``close()`` / ``aclose()``, garbage collection, an error,
-cancellation. The Interactions API's streams (``eventstreaming.Stream``) already have all of that:
+cancellation. A ``close()`` while an exception propagates (``contextlib.closing`` left by the
+user's exception) ends the span as failed by that exception, as leaving ``with stream:`` does. The Interactions API's streams (``eventstreaming.Stream``) already have all of that:
 the core's proxies as they are.
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 import types
 from typing import Any, Callable
 
@@ -46,6 +48,16 @@ _GeneratorType = types.GeneratorType
 _AsyncGeneratorType = types.AsyncGeneratorType
 
 
+def _propagating() -> BaseException | None:
+    """The exception propagating while ``close()`` runs (``contextlib.closing`` leaving its block
+    because the user's loop raised, or a ``finally:`` doing the same), if any: the stream ended
+    because of it, so the span fails with it, as ``__exit__`` does for ``with stream:``."""
+    exc = sys.exc_info()[1]
+    if exc is None or isinstance(exc, (GeneratorExit, StopIteration, StopAsyncIteration)):
+        return None
+    return exc
+
+
 class GeminiStream(SyncStreamProxy):
     """A ``generate_content_stream`` generator whose span ends exactly once; usable in ``with``
     (leaving the block closes the generator)."""
@@ -59,6 +71,12 @@ class GeminiStream(SyncStreamProxy):
         finally:
             self._self_end(exc)
         return False
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_end(_propagating())
 
 
 class GeminiAsyncStream(AsyncStreamProxy):
@@ -79,7 +97,7 @@ class GeminiAsyncStream(AsyncStreamProxy):
         try:
             await self.__wrapped__.aclose()
         finally:
-            self._self_end()
+            self._self_end(_propagating())
 
     async def close(self) -> None:
         await self.aclose()
