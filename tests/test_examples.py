@@ -167,6 +167,8 @@ def test_token_usage_program_prints_the_stored_usage(tmp_path):
     ("openai_responses_tool_agent.py", "OPENAI_API_KEY"),
     ("anthropic_async_tool_agent.py", "ANTHROPIC_API_KEY"),
     ("openai_token_usage.py", "OPENAI_API_KEY"),
+    ("langchain_chain.py", "OPENAI_API_KEY"),
+    ("langchain_agent.py", "OPENAI_API_KEY"),
 ])
 def test_live_without_an_api_key_is_a_one_line_error(tmp_path, name, key):
     if name == "openai_responses_tool_agent.py":
