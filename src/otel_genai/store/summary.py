@@ -234,6 +234,35 @@ class TraceSummary(NamedTuple):
     has_token_usage: bool = False
 
 
+class TraceDetails(NamedTuple):
+    """What the read API keeps per trace beside its :class:`TraceSummary` (folded the same way:
+    :func:`summarize_details`, :func:`merge_details`).
+
+    Fields:
+        provider, provider_start_ns: ``gen_ai.provider.name`` of the earliest-starting span naming a
+            model, and that span's start.
+        service_name: the root span's resource ``service.name`` (until the root is stored: the first
+            seen); root_seen: the root span gave it.
+        request_preview, request_rank: the request preview and its rank (the lowest rank wins):
+            ``-1`` set explicitly (:data:`REQUEST_PREVIEW_ATTRIBUTE`), else the start (ns) of the
+            span whose ``gen_ai.input.messages`` gave the first user message, else
+            :data:`FALLBACK_RANK` for the root's ``mlflow.spanInputs``.
+        response_preview, response_rank: the same for the response (the highest rank wins):
+            :data:`FALLBACK_RANK` set explicitly, else the end (ns) of the span whose
+            ``gen_ai.output.messages`` gave the final output text, else ``-1`` for the root's
+            ``mlflow.spanOutputs``.
+    """
+
+    provider: Optional[str] = None
+    provider_start_ns: Optional[int] = None
+    service_name: Optional[str] = None
+    root_seen: bool = False
+    request_preview: Optional[str] = None
+    request_rank: Optional[int] = None
+    response_preview: Optional[str] = None
+    response_rank: Optional[int] = None
+
+
 def summarize_batch(records: Sequence[Any], usages: Sequence[Optional[Mapping[str, int]]]) -> Dict[str, TraceSummary]:
     """``{trace_id: TraceSummary}`` of the spans of one batch, for :func:`merge_summaries`.
 
@@ -265,6 +294,143 @@ def summarize_batch(records: Sequence[Any], usages: Sequence[Optional[Mapping[st
         if usage is not None:
             t[7] = True
     return {trace_id: TraceSummary(*t) for trace_id, t in folded.items()}
+
+
+def summarize_details(records: Sequence[Any]) -> Dict[str, TraceDetails]:
+    """``{trace_id: TraceDetails}`` of the spans of one batch (arrival order), for :func:`merge_details`.
+    A preview's messages are decoded once per trace and batch (only the winning source)."""
+    # per trace: [provider, provider_start, service, root_seen, request src, rank, response src, rank]
+    folded: Dict[str, list] = {}
+    for rec in records:
+        trace_id, parent_id, start, end, attributes = rec[0], rec[2], rec[5], rec[6], rec[9]
+        t = folded.get(trace_id)
+        if t is None:
+            t = folded[trace_id] = [None, None, None, False, None, None, None, None]
+        if parent_id is None:
+            service = _service_name(rec[11])
+            if service is not None:
+                t[2], t[3] = service, True
+        elif t[2] is None:
+            t[2] = _service_name(rec[11])
+        if attributes:
+            if (t[1] is None or start < t[1]) and span_model(attributes) is not None:
+                provider = attributes.get(_A.GEN_AI_PROVIDER_NAME)
+                t[0], t[1] = provider if isinstance(provider, str) else None, start
+            _fold_previews(t, parent_id, start, end, attributes)
+    return {
+        trace_id: TraceDetails(t[0], t[1], t[2], t[3], _preview(t[4], _request_text), t[5],
+                               _preview(t[6], _response_text), t[7])
+        for trace_id, t in folded.items()
+    }
+
+
+def merge_details(stored: Optional[TraceDetails], arrived: TraceDetails) -> TraceDetails:
+    """The details after ``arrived`` (a later batch) joins ``stored`` (``None``: a new trace): the
+    provider of the earlier-starting model span, the root's service name, the better-ranked
+    previews (``stored`` wins ties)."""
+    if stored is None:
+        return arrived
+    provider = arrived if arrived.provider_start_ns is not None and (
+        stored.provider_start_ns is None or arrived.provider_start_ns < stored.provider_start_ns) else stored
+    if arrived.root_seen or stored.service_name is None:
+        service, root_seen = arrived.service_name or stored.service_name, arrived.root_seen or stored.root_seen
+    else:
+        service, root_seen = stored.service_name, stored.root_seen
+    request = arrived if arrived.request_rank is not None and (
+        stored.request_rank is None or arrived.request_rank < stored.request_rank) else stored
+    response = arrived if arrived.response_rank is not None and (
+        stored.response_rank is None or arrived.response_rank > stored.response_rank) else stored
+    return TraceDetails(provider.provider, provider.provider_start_ns, service, root_seen,
+                        request.request_preview, request.request_rank, response.response_preview, response.response_rank)
+
+
+def _service_name(resource: Any) -> Optional[str]:
+    name = resource.get("service.name") if resource else None
+    return name if isinstance(name, str) else None
+
+
+#: the rank of the weakest preview source (the root's ``mlflow.spanInputs`` / an explicit response)
+FALLBACK_RANK = 1 << 62
+REQUEST_PREVIEW_ATTRIBUTE = "otel_genai.trace.request_preview"
+RESPONSE_PREVIEW_ATTRIBUTE = "otel_genai.trace.response_preview"
+#: previews are cut to this many characters (MLflow cuts its previews to 1000 too)
+PREVIEW_LENGTH = 1000
+
+
+def _fold_previews(t: list, parent_id: Optional[str], start: int, end: int, attributes: Mapping[str, Any]) -> None:
+    """Keep the best request / response preview source seen so far in ``t`` (raw, decoded later:
+    at most one decode per trace and batch). A source is ``("text"|"messages"|"json", value)``."""
+    explicit = attributes.get(REQUEST_PREVIEW_ATTRIBUTE)
+    if explicit is not None:
+        t[4], t[5] = ("text", explicit), -1
+    else:
+        messages = attributes.get(_A.GEN_AI_INPUT_MESSAGES)
+        if messages is not None and (t[5] is None or start < t[5]):
+            t[4], t[5] = ("messages", messages), start
+        elif parent_id is None and t[5] is None and attributes.get(_A.MLFLOW_SPAN_INPUTS) is not None:
+            t[4], t[5] = ("json", attributes.get(_A.MLFLOW_SPAN_INPUTS)), FALLBACK_RANK
+    explicit = attributes.get(RESPONSE_PREVIEW_ATTRIBUTE)
+    if explicit is not None:
+        t[6], t[7] = ("text", explicit), FALLBACK_RANK
+    else:
+        messages = attributes.get(_A.GEN_AI_OUTPUT_MESSAGES)
+        if messages is not None and (t[7] is None or end > t[7]) and t[7] != FALLBACK_RANK:
+            t[6], t[7] = ("messages", messages), end
+        elif parent_id is None and t[7] is None and attributes.get(_A.MLFLOW_SPAN_OUTPUTS) is not None:
+            t[6], t[7] = ("json", attributes.get(_A.MLFLOW_SPAN_OUTPUTS)), -1
+
+
+def _preview(source: Optional[tuple], from_messages: Any) -> Optional[str]:
+    if source is None:
+        return None
+    kind, value = source
+    try:
+        if kind == "messages":
+            text = from_messages(json.loads(value) if isinstance(value, str) else value)
+        elif kind == "json":
+            text = _json_preview(value)
+        else:
+            text = str(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if text is None:
+        return None
+    return text if len(text) <= PREVIEW_LENGTH else text[: PREVIEW_LENGTH - 3] + "..."
+
+
+def _parts_text(message: Any) -> str:
+    parts = message.get("parts") if isinstance(message, Mapping) else None
+    texts = [p.get("content") for p in parts or () if isinstance(p, Mapping) and p.get("type") == "text"]
+    return "".join(t for t in texts if isinstance(t, str))
+
+
+def _request_text(messages: Any) -> Optional[str]:
+    """The text of the first user message of ``gen_ai.input.messages`` (semconv v1.41.1 schema)."""
+    for message in messages if isinstance(messages, list) else ():
+        if isinstance(message, Mapping) and message.get("role") == "user":
+            return _parts_text(message) or None
+    return None
+
+
+def _response_text(messages: Any) -> Optional[str]:
+    """The text of the last output message of ``gen_ai.output.messages`` that has text."""
+    for message in reversed(messages if isinstance(messages, list) else ()):
+        text = _parts_text(message)
+        if text:
+            return text
+    return None
+
+
+def _json_preview(value: Any) -> Optional[str]:
+    """A ``mlflow.spanInputs`` / ``mlflow.spanOutputs`` value as preview text: a JSON string's text,
+    else the JSON itself."""
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+        return decoded if isinstance(decoded, str) else value
+    return json.dumps(value)
 
 
 def merge_summaries(stored: Optional[TraceSummary], arrived: TraceSummary) -> TraceSummary:
@@ -309,21 +475,226 @@ def trace_status(root_status_code: Optional[str]) -> str:
     return "ERROR" if root_status_code == "ERROR" else "OK"
 
 
+def trace_state(root_status_code: Optional[str], root_stored: bool) -> str:
+    """MLflow's ``TraceInfo.state``: ``"IN_PROGRESS"`` until the root span (no parent) is stored,
+    then ``"ERROR"`` if its status is ERROR, else ``"OK"``."""
+    if not root_stored:
+        return "IN_PROGRESS"
+    return "ERROR" if root_status_code == "ERROR" else "OK"
+
+
+# --- aggregation over the span tree (usage, cost) -------------------------------------------------
+
+
+def aggregate_tree(nodes: Iterable[Tuple[str, Optional[str], Optional[Mapping[str, Any]]]],
+                   keys: Sequence[str], default: Any = 0) -> Optional[Dict[str, Any]]:
+    """Sum ``keys`` of the values of a span tree, a span's value counting only if no ancestor has
+    one (MLflow's ``_aggregate_from_nodes``, as for usage in :func:`aggregate_token_usage`).
+
+    ``nodes``: ``(span_id, parent_id, value mapping or None)``; every key of ``keys`` is in the
+    result (``default`` when no counted span has it). ``None`` when no span has a value.
+    """
+    value_by_id: dict = {}
+    parent_by_id: dict = {}
+    for span_id, parent_id, value in nodes:
+        parent_by_id[span_id] = parent_id
+        value_by_id[span_id] = value
+    children: dict = {}
+    roots = []
+    for span_id, parent_id in parent_by_id.items():
+        if parent_id is not None and parent_id in parent_by_id:
+            children.setdefault(parent_id, []).append(span_id)
+        else:
+            roots.append(span_id)
+    totals = dict.fromkeys(keys, default)
+    found = False
+    stack = [(root, False) for root in roots]
+    while stack:
+        span_id, ancestor_has = stack.pop()
+        value = value_by_id[span_id]
+        if value is not None and not ancestor_has:
+            found = True
+            for key in keys:
+                totals[key] += value.get(key, default)
+        below = ancestor_has or value is not None
+        for child in children.get(span_id, ()):
+            stack.append((child, below))
+    return totals if found else None
+
+
+# --- span types, tags and metadata ------------------------------------------------------------------
+
+#: ``gen_ai.operation.name`` -> MLflow span type (``mlflow.entities.SpanType``) when ``mlflow.spanType`` is absent
+SPAN_TYPES_BY_OPERATION: Mapping[str, str] = {
+    _A.GenAIOperationName.CHAT: "CHAT_MODEL",
+    _A.GenAIOperationName.GENERATE_CONTENT: "CHAT_MODEL",
+    _A.GenAIOperationName.TEXT_COMPLETION: "LLM",
+    _A.GenAIOperationName.EMBEDDINGS: "EMBEDDING",
+    _A.GenAIOperationName.EXECUTE_TOOL: "TOOL",
+    _A.GenAIOperationName.INVOKE_AGENT: "AGENT",
+    _A.GenAIOperationName.CREATE_AGENT: "AGENT",
+}
+UNKNOWN_SPAN_TYPE = "UNKNOWN"
+
+
+def span_type(attributes: Mapping[str, Any]) -> str:
+    """A span's type, as MLflow names it: its ``mlflow.spanType`` (as stored: ``CHAT_MODEL``,
+    ``LLM``, ``TOOL``, ``AGENT``, ``CHAIN``, ...), else from ``gen_ai.operation.name``
+    (:data:`SPAN_TYPES_BY_OPERATION`), else ``"UNKNOWN"`` (MLflow's ``SpanType.UNKNOWN``)."""
+    value = attributes.get(_A.MLFLOW_SPAN_TYPE)
+    if isinstance(value, str) and value:
+        if value.startswith('"') and value.endswith('"') and len(value) > 1:  # MLflow's JSON-encoded form
+            value = value[1:-1]
+        return value
+    return SPAN_TYPES_BY_OPERATION.get(attributes.get(_A.GEN_AI_OPERATION_NAME), UNKNOWN_SPAN_TYPE)
+
+
+TAG_PREFIX = "mlflow.traceTag."
+METADATA_PREFIX = "otel_genai.trace.metadata."
+_SESSION_ID, _USER_ID = "session.id", "user.id"
+#: the trace-metadata keys MLflow's OTLP ingest fills from a span's ``session.id`` (else
+#: ``gen_ai.conversation.id``) and ``user.id`` (``mlflow.tracing.constant.TraceMetadataKey``)
+SESSION_METADATA, USER_METADATA = "mlflow.trace.session", "mlflow.trace.user"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def tags_and_metadata(records: Sequence[Any]) -> Dict[str, Tuple[Dict[str, str], Dict[str, str]]]:
+    """``{trace_id: (tags, metadata)}`` carried by a batch's span attributes (only traces that carry
+    some): ``mlflow.traceTag.<key>`` -> tag, ``otel_genai.trace.metadata.<key>`` -> metadata,
+    ``session.id`` (else ``gen_ai.conversation.id``) -> ``mlflow.trace.session``, ``user.id`` ->
+    ``mlflow.trace.user``. Later records win."""
+    out: Dict[str, Tuple[Dict[str, str], Dict[str, str]]] = {}
+    for rec in records:
+        attributes = rec[9]
+        if not attributes:
+            continue
+        found = None
+        session = attributes.get(_SESSION_ID)
+        if session is None:
+            session = attributes.get(_A.GEN_AI_CONVERSATION_ID)
+        user = attributes.get(_USER_ID)
+        if session is not None or user is not None:
+            found = out.setdefault(rec[0], ({}, {}))
+            if session is not None:
+                found[1][SESSION_METADATA] = _text(session)
+            if user is not None:
+                found[1][USER_METADATA] = _text(user)
+        for name, value in attributes.items():
+            if name[:7] not in ("mlflow.", "otel_ge"):
+                continue
+            if name.startswith(TAG_PREFIX) and len(name) > len(TAG_PREFIX):
+                found = found or out.setdefault(rec[0], ({}, {}))
+                found[0][name[len(TAG_PREFIX):]] = _text(value)
+            elif name.startswith(METADATA_PREFIX) and len(name) > len(METADATA_PREFIX):
+                found = found or out.setdefault(rec[0], ({}, {}))
+                found[1][name[len(METADATA_PREFIX):]] = _text(value)
+    return out
+
+
+# --- what a store indexes per trace ---------------------------------------------------------------
+
+
+class TraceIndex(NamedTuple):
+    """The searchable per-trace row derived from a :class:`TraceSummary` (and, when needed, the
+    stored spans): the columns the filter grammar (:mod:`otel_genai.store.query`) compares.
+
+    Fields: ``state`` (:func:`trace_state`), ``status`` (:func:`trace_status` of the root or its
+    stand-in), ``name`` (the root's or the stand-in's name), ``timestamp_ms``,
+    ``execution_time_ms`` (ms), ``input_tokens`` / ``output_tokens`` / ``total_tokens`` (``None``
+    without usage), ``token_usage`` (its JSON), ``input_cost`` / ``output_cost`` / ``total_cost``
+    (USD, ``None`` without cost), ``cost`` (its JSON), ``model``, ``provider``, ``service_name``.
+    """
+
+    state: str
+    status: str
+    name: Optional[str]
+    timestamp_ms: int
+    execution_time_ms: int
+    input_tokens: Optional[int]
+    output_tokens: Optional[int]
+    total_tokens: Optional[int]
+    token_usage: Optional[str]
+    input_cost: Optional[float]
+    output_cost: Optional[float]
+    total_cost: Optional[float]
+    cost: Optional[str]
+    model: Optional[str]
+    provider: Optional[str]
+    service_name: Optional[str]
+
+
+#: (span_id, parent_id, name, status_code, usage JSON or None, cost JSON or None) of a stored span, in start order
+IndexNode = Tuple[str, Optional[str], str, str, Optional[str], Optional[str]]
+
+
+def needs_spans(summary: TraceSummary) -> bool:
+    """Whether :func:`index_trace` needs the trace's stored spans: no root yet (the stand-in), or usage."""
+    return summary.root_span_id is None or summary.has_token_usage
+
+
+def index_trace(summary: TraceSummary, details: Optional[TraceDetails] = None, nodes: Sequence[IndexNode] = ()) -> TraceIndex:
+    """The :class:`TraceIndex` of a trace from its summary and details; ``nodes``: its stored spans
+    when :func:`needs_spans`."""
+    from .pricing import aggregate_cost, cost_json
+
+    name, status_code = summary.root_span_name, summary.root_status_code
+    if summary.root_span_id is None:
+        found = stand_in_root([(n[0], n[1], n[2], n[3]) for n in nodes])
+        if found is not None:
+            name, status_code = found
+    usage = cost = None
+    if summary.has_token_usage and nodes:
+        usage = aggregate_token_usage((n[0], n[1], n[4]) for n in nodes)
+        cost = aggregate_cost([(n[0], n[1], n[5]) for n in nodes])
+    start, end = summary.start_time_ns, summary.end_time_ns
+    return TraceIndex(
+        trace_state(summary.root_status_code, summary.root_span_id is not None),
+        trace_status(status_code),
+        name,
+        start // 1_000_000,
+        (end - start) // 1_000_000,
+        usage[INPUT] if usage else None,
+        usage[OUTPUT] if usage else None,
+        usage[TOTAL] if usage else None,
+        usage_json(usage),
+        cost["input_cost"] if cost else None,
+        cost["output_cost"] if cost else None,
+        cost["total_cost"] if cost else None,
+        cost_json(cost),
+        summary.model,
+        details.provider if details else None,
+        details.service_name if details else None,
+    )
+
+
 __all__: List[str] = [
     "BASE_KEYS",
     "CACHE_KEYS",
     "OPTIONAL_KEYS",
     "TOKEN_USAGE_ATTRIBUTE",
     "USAGE_KEYS",
+    "TraceDetails",
+    "TraceIndex",
     "TraceSummary",
     "aggregate_span_usage",
+    "aggregate_tree",
+    "index_trace",
+    "needs_spans",
+    "span_type",
+    "tags_and_metadata",
+    "trace_state",
     "aggregate_token_usage",
+    "merge_details",
     "merge_summaries",
     "parse_token_usage",
     "span_model",
     "span_usage",
     "stand_in_root",
     "summarize_batch",
+    "summarize_details",
     "trace_status",
     "usage_json",
 ]
