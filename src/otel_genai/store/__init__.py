@@ -11,7 +11,11 @@ Layout, top-down:
 * :mod:`.summary`: the trace-summary rules, pure and stated once: a span's and a trace's token
   usage (``gen_ai.usage.*`` from any instrumentation, ``mlflow.chat.tokenUsage`` as the fallback,
   MLflow's ancestor rule), root, status, time range, model.
-* :mod:`.model`: the records: :class:`SpanRecord` in, MLflow-shaped :class:`Trace` out.
+* :mod:`.model`: the records: :class:`SpanRecord` in, MLflow-shaped :class:`Trace` out
+  (``to_dict`` / ``to_json`` / ``from_json``).
+* :mod:`.query`: the ``search_traces`` filter grammar (MLflow's, plus GenAI fields) -> AST -> SQL
+  per dialect, ``order_by``, page tokens.
+* :mod:`.pricing`: a span's cost with ``genai-prices``, at store time.
 * :mod:`.sqlite`: the SQLite adapter, :class:`SQLiteTraceStore` (SQL and connection handling only).
 * :mod:`.otlp`: OTLP export requests (protobuf or JSON) -> :class:`SpanRecord`, and their ingest.
 * :mod:`.receiver`: the HTTP server behind ``otel-genai serve``.
@@ -25,15 +29,19 @@ from .backends import (
     STORE_PATH_ENV,
     STORE_URI_ENV,
     default_store_path,
+    delete_trace_tag,
+    delete_traces,
     get_last_trace_id,
     get_trace,
     open_store,
     resolve_store_uri,
     search_traces,
+    set_trace_tag,
 )
 from .interface import (
     AmbiguousTraceIdError,
     ForeignStoreError,
+    PagedList,
     StoreError,
     StoreNotFoundError,
     StoreUnavailableError,
@@ -41,7 +49,7 @@ from .interface import (
     TraceNotFoundError,
     TraceStore,
 )
-from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
+from .model import Span, SpanRecord, SpanStatus, Trace, TraceData, TraceInfo
 from .sqlite import SQLiteTraceStore
 from .summary import aggregate_span_usage, aggregate_token_usage, parse_token_usage, span_usage
 
@@ -51,9 +59,11 @@ __all__ = [
     "STORE_URI_ENV",
     "AmbiguousTraceIdError",
     "ForeignStoreError",
+    "PagedList",
     "SQLiteTraceStore",
     "Span",
     "SpanRecord",
+    "SpanStatus",
     "StoreError",
     "StoreNotFoundError",
     "StoreUnavailableError",
@@ -66,11 +76,14 @@ __all__ = [
     "aggregate_span_usage",
     "aggregate_token_usage",
     "default_store_path",
+    "delete_trace_tag",
+    "delete_traces",
     "get_last_trace_id",
     "get_trace",
     "open_store",
     "parse_token_usage",
     "resolve_store_uri",
     "search_traces",
+    "set_trace_tag",
     "span_usage",
 ]

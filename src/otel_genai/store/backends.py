@@ -19,14 +19,16 @@ store read-only for one call.
 
 from __future__ import annotations
 
+import datetime as _dt
 import importlib
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, Optional, Sequence, Union
 
-from .interface import DEFAULT_TIMEOUT_S, PathLike, StoreError, TraceStore
+from .interface import DEFAULT_TIMEOUT_S, PagedList, PathLike, StoreError, TimeLike, TraceStore
 from .model import Trace
+from .query import DEFAULT_MAX_RESULTS
 
 STORE_URI_ENV = "OTEL_GENAI_STORE_URI"
 """Environment variable naming the store by URI (``sqlite:///abs/path.db``); wins over :data:`STORE_PATH_ENV`."""
@@ -112,36 +114,47 @@ def _reader(path: Optional[PathLike], store: Optional[PathLike]) -> TraceStore:
 
 
 def search_traces(
-    max_results: Optional[int] = 100,
+    filter_string: Optional[str] = "",
+    order_by: Optional[Sequence[str]] = None,
+    max_results: Optional[int] = DEFAULT_MAX_RESULTS,
+    page_token: Optional[str] = None,
+    include_spans: bool = True,
     *,
     path: Optional[PathLike] = None,
     store: Optional[str] = None,
     **filters: Any,
-) -> List[Trace]:
-    """Stored traces, newest first (by start time): :meth:`TraceStore.search_traces` on the store
+) -> PagedList:
+    """Stored traces matching ``filter_string`` (MLflow's grammar, :mod:`otel_genai.store.query`),
+    newest first unless ``order_by`` says otherwise: :meth:`TraceStore.search_traces` on the store
     opened read-only for this call.
 
     Args:
-        max_results: at most this many traces (``None``: all).
+        filter_string: e.g. ``"trace.status = 'ERROR' AND trace.total_tokens > 1000"``; ``""``: all.
+            An ``int`` here is ``max_results`` (the former first argument); ``None`` with no
+            ``max_results`` means every trace.
+        order_by: e.g. ``["cost DESC"]`` (keys ``timestamp_ms``, ``execution_time_ms``,
+            ``total_tokens``, ``cost``).
+        max_results: page size (default 100; ``None``: all).
+        page_token: the previous page's ``.token``.
+        include_spans: ``False``: only ``trace.info`` is filled, much cheaper.
         path: the SQLite store file; store: a store URI (at most one of the two; default
             :func:`resolve_store_uri`).
-        filters: the keywords of :meth:`TraceStore.search_traces`: ``status`` (``"OK"`` or
-            ``"ERROR"``, the trace status, from its root span); ``root_span_name`` (exactly this
-            root span name); ``min_start_time`` / ``max_start_time`` (inclusive bounds on the trace
-            start, a ``datetime``, naive = local time, or ns since the epoch); ``include_spans``
-            (default ``True``; ``False``: only ``trace.info`` is filled, much cheaper).
+        filters: today's keywords: ``status`` (``"OK"`` / ``"ERROR"``), ``root_span_name``,
+            ``min_start_time`` / ``max_start_time`` (a ``datetime``, naive = local time, or ns).
 
     Returns:
-        list of :class:`~otel_genai.store.model.Trace`.
+        a :class:`~otel_genai.store.interface.PagedList` of :class:`~otel_genai.store.model.Trace`
+        (a list; ``.token``: the next page's token, ``None`` on the last page).
 
     Raises:
         StoreNotFoundError: the store does not exist (it is not created).
         StoreError: the location is not a readable trace store.
-        ValueError: both ``path`` and ``store``, or a ``status`` other than OK / ERROR.
+        ValueError: a malformed filter (naming the offending token), order or page token, both
+            ``path`` and ``store``, or a ``status`` other than OK / ERROR.
         TypeError: an unknown filter keyword.
     """
     with _reader(path, store) as opened:
-        return opened.search_traces(max_results, **filters)
+        return opened.search_traces(filter_string, order_by, max_results, page_token, include_spans, **filters)
 
 
 def get_trace(trace_id: str, *, path: Optional[PathLike] = None, store: Optional[str] = None) -> Optional[Trace]:
@@ -162,3 +175,46 @@ def get_last_trace_id(*, path: Optional[PathLike] = None, store: Optional[str] =
     """
     with _reader(path, store) as opened:
         return opened.get_last_trace_id()
+
+
+# --- one-call writes: tags and deletion ---------------------------------------------------------
+
+
+def _writer(path: Optional[PathLike], store: Optional[PathLike]) -> TraceStore:
+    if path is not None and store is not None:
+        raise ValueError("pass path= or store=, not both")
+    return open_store(store if store is not None else path)
+
+
+def set_trace_tag(trace_id: str, key: str, value: str, *, path: Optional[PathLike] = None,
+                  store: Optional[str] = None) -> None:
+    """Set tag ``key`` = ``value`` on the stored trace ``trace_id`` (MLflow's ``set_trace_tag``).
+
+    Raises :class:`~otel_genai.store.interface.TraceNotFoundError` for an unknown trace, ``ValueError``
+    for an empty key."""
+    with _writer(path, store) as opened:
+        opened.set_trace_tag(trace_id, key, value)
+
+
+def delete_trace_tag(trace_id: str, key: str, *, path: Optional[PathLike] = None,
+                     store: Optional[str] = None) -> bool:
+    """Remove tag ``key`` from the stored trace ``trace_id``; ``True`` if it was set.
+
+    Raises :class:`~otel_genai.store.interface.TraceNotFoundError` for an unknown trace."""
+    with _writer(path, store) as opened:
+        return opened.delete_trace_tag(trace_id, key)
+
+
+def delete_traces(
+    *,
+    older_than: Optional[Union[TimeLike, _dt.timedelta]] = None,
+    trace_ids: Optional[Iterable[str]] = None,
+    max_traces: Optional[int] = None,
+    path: Optional[PathLike] = None,
+    store: Optional[str] = None,
+) -> int:
+    """Delete whole traces: those older than ``older_than`` (a ``datetime`` / ns / ``timedelta``
+    ago), the ``trace_ids``, and all but the ``max_traces`` newest (the union); returns how many.
+    See :meth:`TraceStore.delete_traces`."""
+    with _writer(path, store) as opened:
+        return opened.delete_traces(older_than=older_than, trace_ids=trace_ids, max_traces=max_traces)

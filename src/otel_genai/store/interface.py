@@ -145,7 +145,7 @@ class TraceStore(Protocol):
 
     def search_traces(
         self,
-        filter_string: Optional[str] = None,
+        filter_string: Optional[str] = "",
         order_by: Optional[Sequence[str]] = None,
         max_results: Optional[int] = 100,
         page_token: Optional[str] = None,
@@ -162,8 +162,11 @@ class TraceStore(Protocol):
             filter_string: MLflow's ``search_traces`` grammar (``AND`` only; see
                 :mod:`otel_genai.store.query` for the fields and operators), e.g.
                 ``"trace.status = 'ERROR' AND tag.env = 'prod' AND trace.total_tokens > 1000"``.
-                ``None``: every trace. Legacy: an ``int`` here is ``max_results`` (today's first
-                positional argument).
+                ``""`` / ``None``: every trace. Legacy (the first positional argument used to be
+                ``max_results``): an ``int`` here is ``max_results``, and ``None`` with no
+                ``max_results`` means all traces. Implementations pass both to
+                :func:`otel_genai.store.query.search_arguments` (the default ``max_results`` is
+                :data:`otel_genai.store.query.DEFAULT_MAX_RESULTS`, 100).
             order_by: e.g. ``["timestamp_ms DESC"]`` (the default), ``["cost DESC", "timestamp_ms"]``;
                 keys ``timestamp_ms``, ``execution_time_ms``, ``total_tokens``, ``cost`` (also
                 with a ``trace.`` prefix), ``ASC`` (default) or ``DESC``. Ties: newest first, then

@@ -315,16 +315,28 @@ def decode_page_token(token: Optional[str]) -> int:
     raise ValueError(f"invalid page_token {token!r}: pass the .token of a previous search_traces page")
 
 
+class _DefaultPageSize(int):
+    """The default ``max_results`` (100), told apart from an explicit 100 by identity."""
+
+
+#: ``search_traces``' default ``max_results``: 100
+DEFAULT_MAX_RESULTS: int = _DefaultPageSize(100)
+
+
 def search_arguments(filter_string: Any, max_results: Any) -> Tuple[Optional[str], Optional[int]]:
-    """``(filter_string, max_results)`` with today's positional form accepted: an ``int`` as the first
-    argument is ``max_results``. Raises ``TypeError`` for a ``filter_string`` that is not a str."""
+    """``(filter_string, max_results)`` with today's positional form accepted: the first argument
+    used to be ``max_results``, so an ``int`` there is ``max_results``, and ``None`` there with no
+    ``max_results`` given means every trace (``search_traces(None)``). ``""`` is no filter.
+    Raises ``TypeError`` for a ``filter_string`` that is not a str."""
     if isinstance(filter_string, int) and not isinstance(filter_string, bool):
         return None, filter_string
+    if filter_string is None and max_results is DEFAULT_MAX_RESULTS:
+        return None, None
     if filter_string is not None and not isinstance(filter_string, str):
         raise TypeError(f"filter_string must be a str, not {type(filter_string).__name__}")
     if max_results is not None and (isinstance(max_results, bool) or not isinstance(max_results, int)):
         raise TypeError(f"max_results must be an int or None, not {type(max_results).__name__}")
-    return filter_string, max_results
+    return filter_string or None, None if max_results is None else int(max_results)
 
 
 # --- SQL ------------------------------------------------------------------------------------------
@@ -482,6 +494,7 @@ def compile_order(order: Sequence[OrderKey], dialect: Dialect) -> str:
 
 
 __all__ = [
+    "DEFAULT_MAX_RESULTS",
     "DEFAULT_ORDER",
     "POSTGRESQL",
     "SQLITE",

@@ -36,9 +36,11 @@ import functools
 import hashlib
 import json
 import sqlite3
+import logging
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+import datetime as _dt
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 from urllib.parse import unquote, urlsplit
 
 from .interface import (
@@ -52,19 +54,39 @@ from .interface import (
     StoreWriteError,
     TimeLike,
     TraceNotFoundError,
+    PagedList,
     normalize_trace_id,
     to_ns,
 )
 from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
+from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost
+from .query import (
+    DEFAULT_MAX_RESULTS,
+    SQLITE,
+    compile_filter,
+    compile_order,
+    decode_page_token,
+    encode_page_token,
+    legacy_filter,
+    parse_filter,
+    parse_order_by,
+    search_arguments,
+)
 from .summary import (
+    UNKNOWN_SPAN_TYPE,
     TraceSummary,
     aggregate_span_usage,
-    aggregate_token_usage,
+    index_trace,
+    TraceDetails,
+    merge_details,
     merge_summaries,
+    needs_spans,
+    parse_token_usage,
+    span_type,
     span_usage,
-    stand_in_root,
     summarize_batch,
-    trace_status,
+    summarize_details,
+    tags_and_metadata,
     usage_json,
 )
 
@@ -75,6 +97,7 @@ APPLICATION_ID = 0x6F67656E
 #: ``user_version`` of the stores written before :data:`APPLICATION_ID` was set (recognised by their tables)
 _UNMARKED_SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT_S = DEFAULT_TIMEOUT_S
+_logger = logging.getLogger(__name__)
 
 
 def open_uri(uri: PathLike, *, read_only: bool = False, timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> "SQLiteTraceStore":
@@ -140,6 +163,64 @@ _SCHEMA = (
 )
 
 
+#: the read API's tables, beside the v1 tables above (so a store of the first release is still
+#: recognised by them, and read-only opens of one build these as TEMP tables from its spans):
+#: ``trace_index`` (one :class:`~otel_genai.store.summary.TraceIndex` row per trace, the columns the
+#: filter grammar compares, indexed), ``trace_tags`` / ``trace_metadata`` (key/value per trace),
+#: ``span_index`` (each span's MLflow type and cost)
+_INDEX_SCHEMA = (
+    """CREATE {temp}TABLE IF NOT EXISTS trace_index (
+        trace_key         INTEGER PRIMARY KEY,
+        trace_id          TEXT NOT NULL,
+        start_time_ns     INTEGER NOT NULL,
+        state             TEXT NOT NULL,
+        status            TEXT NOT NULL,
+        name              TEXT,
+        timestamp_ms      INTEGER NOT NULL,
+        execution_time_ms INTEGER NOT NULL,
+        input_tokens      INTEGER,
+        output_tokens     INTEGER,
+        total_tokens      INTEGER,
+        token_usage       TEXT,
+        input_cost        REAL,
+        output_cost       REAL,
+        total_cost        REAL,
+        cost              TEXT,
+        model             TEXT,
+        provider          TEXT,
+        service_name      TEXT,
+        provider_start_ns INTEGER,
+        root_seen         INTEGER NOT NULL DEFAULT 0,
+        request_preview   TEXT,
+        request_rank      INTEGER,
+        response_preview  TEXT,
+        response_rank     INTEGER
+    )""",
+    "CREATE INDEX IF NOT EXISTS {temp_schema}trace_index_by_start ON trace_index (start_time_ns, trace_id)",
+    "CREATE INDEX IF NOT EXISTS {temp_schema}trace_index_by_tokens ON trace_index (total_tokens)",
+    "CREATE INDEX IF NOT EXISTS {temp_schema}trace_index_by_cost ON trace_index (total_cost)",
+    "CREATE INDEX IF NOT EXISTS {temp_schema}trace_index_by_duration ON trace_index (execution_time_ms)",
+    "CREATE INDEX IF NOT EXISTS {temp_schema}trace_index_by_model ON trace_index (model)",
+    """CREATE {temp}TABLE IF NOT EXISTS trace_tags (
+        trace_key INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (trace_key, key)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS {temp_schema}trace_tags_by_key ON trace_tags (key, value)",
+    """CREATE {temp}TABLE IF NOT EXISTS trace_metadata (
+        trace_key INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (trace_key, key)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS {temp_schema}trace_metadata_by_key ON trace_metadata (key, value)",
+    """CREATE {temp}TABLE IF NOT EXISTS span_index (
+        trace_key INTEGER NOT NULL, span_id TEXT NOT NULL, span_type TEXT NOT NULL, cost TEXT,
+        PRIMARY KEY (trace_key, span_id)
+    ) WITHOUT ROWID""",
+)
+_INDEX_TABLES = ("trace_index", "trace_tags", "trace_metadata", "span_index")
+
+
+def _index_schema(temp: bool) -> List[str]:
+    return [st.format(temp="TEMP " if temp else "", temp_schema="temp." if temp else "") for st in _INDEX_SCHEMA]
+
+
 
 @functools.lru_cache(maxsize=None)
 def _schema_columns() -> dict:
@@ -194,14 +275,12 @@ _INSERT_RESOURCE = "INSERT OR IGNORE INTO resources (resource_id, attributes) VA
 _INSERT_SPAN = (
     "INSERT OR REPLACE INTO spans (trace_key, span_id, parent_id, name, kind, start_time_ns,"
     " end_time_ns, status_code, status_message, attributes, events, resource_id, scope_name,"
-    " scope_version, token_usage) VALUES ((SELECT trace_key FROM traces WHERE trace_id = ?),"
-    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " scope_version, token_usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SUMMARY_COLUMNS = (
     "start_time_ns, end_time_ns, root_span_id, root_span_name, root_status_code, model, model_start_ns,"
     " has_token_usage"
 )
-_SELECT_SUMMARIES = "SELECT trace_id, " + _SUMMARY_COLUMNS + " FROM traces WHERE trace_id IN ({marks})"
 # the merged summary replaces the row's values in place (trace_key, which the spans reference, stays)
 _UPSERT_SUMMARY = f"""
 INSERT INTO traces (trace_id, {_SUMMARY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -211,17 +290,45 @@ ON CONFLICT (trace_id) DO UPDATE SET
     root_status_code = excluded.root_status_code, model = excluded.model,
     model_start_ns = excluded.model_start_ns, has_token_usage = excluded.has_token_usage
 """
-_TRACE_SELECT = "SELECT trace_key, trace_id, " + _SUMMARY_COLUMNS + " FROM traces"
+_INDEX_COLUMNS = (
+    "state, status, name, timestamp_ms, execution_time_ms, input_tokens, output_tokens, total_tokens,"
+    " token_usage, input_cost, output_cost, total_cost, cost, model, provider, service_name"
+)
+_UPSERT_INDEX = (
+    "INSERT OR REPLACE INTO trace_index (trace_key, trace_id, start_time_ns, " + _INDEX_COLUMNS
+    + ", provider_start_ns, root_seen, request_preview, request_rank, response_preview, response_rank)"
+    " VALUES (" + ", ".join("?" * 25) + ")"
+)
+_DETAIL_COLUMNS = (
+    "provider, provider_start_ns, service_name, root_seen, request_preview, request_rank, response_preview,"
+    " response_rank"
+)
+_SELECT_STORED = (
+    "SELECT tr.trace_id, tr.trace_key, " + ", ".join("tr." + c.strip() for c in _SUMMARY_COLUMNS.split(","))
+    + ", " + ", ".join("t." + c.strip() for c in _DETAIL_COLUMNS.split(","))
+    + " FROM traces tr LEFT JOIN trace_index t ON t.trace_key = tr.trace_key WHERE tr.trace_id IN ({marks})"
+)
+_INSERT_SPAN_INDEX = "INSERT OR REPLACE INTO span_index (trace_key, span_id, span_type, cost) VALUES (?, ?, ?, ?)"
+_UPSERT_TAG = "INSERT OR REPLACE INTO trace_tags (trace_key, key, value) VALUES (?, ?, ?)"
+_UPSERT_METADATA = "INSERT OR REPLACE INTO trace_metadata (trace_key, key, value) VALUES (?, ?, ?)"
+#: a trace's row for reading: the keys, the summary's time range and root, the index
+_TRACE_SELECT = (
+    "SELECT t.trace_key, t.trace_id, tr.start_time_ns, tr.end_time_ns, tr.root_span_id, "
+    + ", ".join("t." + c.strip() for c in _INDEX_COLUMNS.split(","))
+    + ", t.request_preview, t.response_preview FROM trace_index t JOIN traces tr ON tr.trace_key = t.trace_key"
+)
 _SPAN_SELECT = (
     "SELECT s.span_id, s.parent_id, s.name, s.kind, s.start_time_ns, s.end_time_ns,"
     " s.status_code, s.status_message, s.attributes, s.events, r.attributes, s.scope_name,"
-    " s.scope_version FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id"
+    " s.scope_version, si.cost FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id"
+    " LEFT JOIN span_index si ON si.trace_key = s.trace_key AND si.span_id = s.span_id"
     " WHERE s.trace_key = ? ORDER BY s.start_time_ns, s.rowid"
 )
-_ROOT_NODES_SELECT = (
-    "SELECT span_id, parent_id, name, status_code FROM spans WHERE trace_key = ? ORDER BY start_time_ns, rowid"
+_INDEX_NODES_SELECT = (
+    "SELECT s.trace_key, s.span_id, s.parent_id, s.name, s.status_code, s.token_usage, si.cost FROM spans s"
+    " LEFT JOIN span_index si ON si.trace_key = s.trace_key AND si.span_id = s.span_id"
+    " WHERE s.trace_key IN ({marks}) ORDER BY s.trace_key, s.start_time_ns, s.rowid"
 )
-_USAGE_NODES_SELECT = "SELECT trace_key, span_id, parent_id, token_usage FROM spans WHERE trace_key IN ({marks})"
 #: most ``?`` parameters in one ``IN (...)`` list
 _IN_CHUNK = 500
 
@@ -324,7 +431,7 @@ class SQLiteTraceStore:
                 raise StoreError(f"cannot create the trace store directory {path.parent}: {exc}") from exc
         conn = self._connect(busy_timeout_s, read_only=self.read_only)
         # checked again on the connection kept: the file may have changed since the probe
-        self._set_up(conn, busy_timeout_s, self._check_kind if self.read_only else self._create_schema)
+        self._set_up(conn, busy_timeout_s, self._read_only_set_up if self.read_only else self._create_schema)
         return conn
 
     def _wal_without_log(self) -> bool:
@@ -371,6 +478,15 @@ class SQLiteTraceStore:
                 raise StoreError(f"{self.path} is not an otel-genai trace store (its tables are missing)")
         return kind
 
+    def _read_only_set_up(self, conn: sqlite3.Connection) -> None:
+        """Check the file; a store written before the read API's tables existed gets them as TEMP
+        tables built from its spans (the file is not touched)."""
+        self._check_kind(conn)
+        if not _has_index(conn):
+            for statement in _index_schema(temp=True):
+                conn.execute(statement)
+            _build_index(conn)
+
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         """Under the write lock, classify the file again (another process may have set it up, or
         written into it, since the read-only look), create the schema or set the marker; then WAL."""
@@ -382,10 +498,18 @@ class SQLiteTraceStore:
                 raise StoreError(
                     f"{self.path} was written by a newer otel-genai (schema {version} > {SCHEMA_VERSION})"
                 )
+            if kind == _EMPTY:
+                # freed pages go back to the file system on delete (PRAGMA incremental_vacuum); only
+                # takes effect before the first table exists
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             if kind == _EMPTY or version < SCHEMA_VERSION:
                 for statement in _SCHEMA:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if not _has_index(conn):
+                for statement in _index_schema(temp=False):
+                    conn.execute(statement)
+                _build_index(conn)
             if kind != _OURS:
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute("COMMIT")
@@ -438,7 +562,8 @@ class SQLiteTraceStore:
         """Store a batch of spans in one transaction: all of them, or (on any error) none.
 
         A span whose ``(trace_id, span_id)`` is already stored replaces it. Returns the number of
-        spans written.
+        spans written. Each span is priced here (:mod:`otel_genai.store.pricing`) and each touched
+        trace's ``trace_index`` row, tags and metadata are updated in the same transaction.
 
         Raises:
             StoreUnavailableError: the database stayed locked for ``busy_timeout_s``, or the disk is
@@ -449,8 +574,11 @@ class SQLiteTraceStore:
         try:
             usages = [span_usage(rec[9]) if rec[9] else None for rec in records]
             arrived = summarize_batch(records, usages)
+            arrived_details = summarize_details(records)
+            carried = tags_and_metadata(records)
             resources: dict = {}
             span_rows = []
+            index_rows = []
             for rec, usage in zip(records, usages, strict=True):
                 (trace_id, span_id, parent_id, name, kind, start, end, status_code, status_message,
                  attributes, events, resource_attributes, scope_name, scope_version) = rec
@@ -459,12 +587,17 @@ class SQLiteTraceStore:
                     resources[resource_id] = resource_json
                 else:
                     resource_id = None
-                span_rows.append((
+                span_rows.append([
                     trace_id, span_id, parent_id, name, kind, start, end, status_code,
                     status_message, _dumps(attributes) if attributes else "{}",
                     _dumps(events) if events else None, resource_id, scope_name, scope_version,
                     usage_json(usage),
-                ))
+                ])
+                priced = usage is not None or (attributes and COST_ATTRIBUTE in attributes)
+                index_rows.append([
+                    trace_id, span_id, span_type(attributes) if attributes else UNKNOWN_SPAN_TYPE,
+                    cost_json(span_cost(attributes, usage)) if priced else None,
+                ])
         except (TypeError, ValueError, AttributeError, IndexError) as exc:
             raise StoreWriteError(f"invalid span record, batch not stored: {exc!r}") from exc
         if not span_rows:
@@ -478,11 +611,25 @@ class SQLiteTraceStore:
                     if resources:
                         conn.executemany(_INSERT_RESOURCE, resources.items())
                     stored = self._stored_summaries(conn, list(arrived))
-                    conn.executemany(_UPSERT_SUMMARY, [
-                        (trace_id, *merge_summaries(stored.get(trace_id), summary))
-                        for trace_id, summary in arrived.items()
-                    ])
+                    merged = {tid: merge_summaries(stored[tid][1] if tid in stored else None, summary)
+                              for tid, summary in arrived.items()}
+                    details = {tid: merge_details(stored[tid][2] if tid in stored else None, d)
+                               for tid, d in arrived_details.items()}
+                    conn.executemany(_UPSERT_SUMMARY, [(tid, *m[:8]) for tid, m in merged.items()])
+                    keys = {tid: found[0] for tid, found in stored.items()}
+                    keys.update(_trace_keys(conn, [tid for tid in merged if tid not in keys]))
+                    for row in span_rows:
+                        row[0] = keys[row[0]]
+                    for row in index_rows:
+                        row[0] = keys[row[0]]
                     conn.executemany(_INSERT_SPAN, span_rows)
+                    conn.executemany(_INSERT_SPAN_INDEX, index_rows)
+                    for tid, (tags, metadata) in carried.items():
+                        if tags:
+                            conn.executemany(_UPSERT_TAG, [(keys[tid], k, v) for k, v in tags.items()])
+                        if metadata:
+                            conn.executemany(_UPSERT_METADATA, [(keys[tid], k, v) for k, v in metadata.items()])
+                    _write_index(conn, [(keys[tid], tid, summary, details[tid]) for tid, summary in merged.items()])
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -497,13 +644,112 @@ class SQLiteTraceStore:
         return len(span_rows)
 
     @staticmethod
-    def _stored_summaries(conn: sqlite3.Connection, trace_ids: List[str]) -> Dict[str, TraceSummary]:
-        """The stored :class:`TraceSummary` of each of ``trace_ids`` that has one (write lock held)."""
+    def _stored_summaries(conn: sqlite3.Connection, trace_ids: List[str]) -> Dict[str, tuple]:
+        """``{trace_id: (trace_key, TraceSummary, TraceDetails or None)}`` of each of ``trace_ids``
+        that is stored (write lock held)."""
         out = {}
         for part, marks in _in_chunks(trace_ids):
-            for trace_id, *values in conn.execute(_SELECT_SUMMARIES.format(marks=marks), part):
-                out[trace_id] = TraceSummary(*values[:-1], bool(values[-1]))
+            for trace_id, key, *v in conn.execute(_SELECT_STORED.format(marks=marks), part):
+                details = TraceDetails(*v[8:11], bool(v[11]), *v[12:]) if v[11] is not None else None
+                out[trace_id] = (key, TraceSummary(*v[:7], bool(v[7])), details)
         return out
+
+    # --- tags, deletion -----------------------------------------------------------------------
+
+    def _trace_key(self, conn: sqlite3.Connection, trace_id: str) -> int:
+        row = conn.execute("SELECT trace_key FROM traces WHERE trace_id = ?", (normalize_trace_id(trace_id),)).fetchone()
+        if row is None:
+            raise TraceNotFoundError(f"no trace with id {trace_id!r} in {self.path}")
+        return row[0]
+
+    def _write(self, work: Any) -> Any:
+        """Run ``work(conn)`` in one ``BEGIN IMMEDIATE`` transaction (lock held); SQLite errors as store errors."""
+        if self.read_only:
+            raise StoreError(f"the trace store {self.path} was opened read-only")
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                    return result
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailableError(f"could not write to {self.path}: {exc}") from exc
+            except sqlite3.Error as exc:
+                raise StoreWriteError(f"could not write to {self.path}: {exc}") from exc
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        """Set tag ``key`` of the stored trace ``trace_id``; see :meth:`TraceStore.set_trace_tag`."""
+        if not key:
+            raise ValueError("a trace tag needs a non-empty key")
+        self._write(lambda conn: conn.execute(_UPSERT_TAG, (self._trace_key(conn, trace_id), str(key), str(value))))
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> bool:
+        """Remove tag ``key``; ``True`` if it was set. See :meth:`TraceStore.delete_trace_tag`."""
+        return self._write(lambda conn: conn.execute(
+            "DELETE FROM trace_tags WHERE trace_key = ? AND key = ?", (self._trace_key(conn, trace_id), str(key))
+        ).rowcount > 0)
+
+    def delete_traces(
+        self,
+        *,
+        older_than: Optional[Union[TimeLike, _dt.timedelta]] = None,
+        trace_ids: Optional[Iterable[str]] = None,
+        max_traces: Optional[int] = None,
+    ) -> int:
+        """Delete whole traces; see :meth:`TraceStore.delete_traces`. The file's free pages are
+        then returned to the file system (``PRAGMA incremental_vacuum``; a store created before
+        that was set up is converted once, by a full ``VACUUM``)."""
+        if max_traces is not None and max_traces < 0:
+            raise ValueError(f"max_traces must be >= 0, not {max_traces}")
+        ids = [normalize_trace_id(t) for t in trace_ids] if trace_ids is not None else []
+        if older_than is None and not ids and max_traces is None:
+            return 0
+        cutoff = None
+        if older_than is not None:
+            if isinstance(older_than, _dt.timedelta):
+                cutoff = to_ns(_dt.datetime.now(_dt.timezone.utc) - older_than)
+            else:
+                cutoff = to_ns(older_than)
+
+        def work(conn: sqlite3.Connection) -> int:
+            doomed: set = set()
+            if cutoff is not None:
+                doomed.update(r[0] for r in conn.execute("SELECT trace_key FROM traces WHERE start_time_ns < ?", (cutoff,)))
+            for part, marks in _in_chunks(ids):
+                doomed.update(r[0] for r in conn.execute(f"SELECT trace_key FROM traces WHERE trace_id IN ({marks})", part))
+            if max_traces is not None:
+                doomed.update(r[0] for r in conn.execute(
+                    "SELECT trace_key FROM traces ORDER BY start_time_ns DESC, trace_id DESC LIMIT -1 OFFSET ?",
+                    (max_traces,)))
+            keys = sorted(doomed)
+            for part, marks in _in_chunks(keys):
+                for table in ("spans", "span_index", "trace_tags", "trace_metadata", "trace_index", "traces"):
+                    conn.execute(f"DELETE FROM {table} WHERE trace_key IN ({marks})", part)
+            return len(keys)
+
+        deleted = self._write(work)
+        if deleted:
+            self._give_back_space()
+        return deleted
+
+    def _give_back_space(self) -> None:
+        """Return free pages to the file system (after a delete)."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                    conn.execute("VACUUM")  # once: switches an older store to incremental vacuum
+                conn.execute("PRAGMA incremental_vacuum").fetchall()
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.OperationalError as exc:  # busy: the space is reclaimed next time
+                _logger.debug("otel-genai: could not compact %s: %s", self.path, exc)
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -565,96 +811,69 @@ class SQLiteTraceStore:
         ``None`` when it is not stored."""
         tid = normalize_trace_id(trace_id)
         with self._lock:
-            row = self._connection().execute(_TRACE_SELECT + " WHERE trace_id = ?", (tid,)).fetchone()
-            if row is None:
+            rows = self._connection().execute(
+                _TRACE_SELECT + " WHERE t.trace_key = (SELECT trace_key FROM traces WHERE trace_id = ?)", (tid,)
+            ).fetchall()
+            if not rows:
                 return None
-            return self._trace_with_spans(row)
+            return self._traces(rows, include_spans=True)[0]
 
     @_reads
     def search_traces(
         self,
-        max_results: Optional[int] = 100,
+        filter_string: Optional[str] = "",
+        order_by: Optional[Sequence[str]] = None,
+        max_results: Optional[int] = DEFAULT_MAX_RESULTS,
+        page_token: Optional[str] = None,
+        include_spans: bool = True,
         *,
         status: Optional[str] = None,
         root_span_name: Optional[str] = None,
         min_start_time: Optional[TimeLike] = None,
         max_start_time: Optional[TimeLike] = None,
-        include_spans: bool = True,
-    ) -> List[Trace]:
-        """Stored traces, newest (latest start) first. See :func:`otel_genai.store.search_traces`."""
+    ) -> PagedList:
+        """Traces matching ``filter_string``, one page; see :meth:`TraceStore.search_traces`. The
+        filter and order run in SQL over ``trace_index`` (:mod:`otel_genai.store.query`)."""
+        filter_string, max_results = search_arguments(filter_string, max_results)
+        conditions = parse_filter(filter_string) + legacy_filter(
+            status, root_span_name,
+            None if min_start_time is None else to_ns(min_start_time),
+            None if max_start_time is None else to_ns(max_start_time),
+        )
+        order = parse_order_by(order_by)
+        offset = decode_page_token(page_token)
         if max_results is not None and max_results <= 0:
-            return []
-        where, params = [], []
-        if status is not None:
-            wanted = status.upper()
-            if wanted not in ("OK", "ERROR"):
-                raise ValueError(f"status must be 'OK' or 'ERROR', not {status!r}")
-            # narrowed in SQL by the stored root's status; root-less traces take it from a stand-in: below
-            op = "=" if wanted == "ERROR" else "IS NOT"
-            where.append(f"(root_span_id IS NULL OR root_status_code {op} 'ERROR')")
-        else:
-            wanted = None
-        if root_span_name is not None:
-            where.append("(root_span_name = ? OR root_span_id IS NULL)")
-            params.append(root_span_name)
-        if min_start_time is not None:
-            where.append("start_time_ns >= ?")
-            params.append(to_ns(min_start_time))
-        if max_start_time is not None:
-            where.append("start_time_ns <= ?")
-            params.append(to_ns(max_start_time))
-        sql = _TRACE_SELECT
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY start_time_ns DESC, trace_id DESC"
-
-        out: List[Trace] = []
+            return PagedList([], None)
+        where, params = compile_filter(conditions, SQLITE)
+        sql = f"{_TRACE_SELECT} WHERE {where} ORDER BY {compile_order(order, SQLITE)} LIMIT ? OFFSET ?"
+        params += [-1 if max_results is None else max_results + 1, offset]
         with self._lock:
-            cursor = self._connection().execute(sql, params)
-            chunk = max_results if max_results is not None else _IN_CHUNK
-            while max_results is None or len(out) < max_results:
-                rows = cursor.fetchmany(chunk)
-                if not rows:
-                    break
-                if include_spans:
-                    traces = [self._trace_with_spans(row) for row in rows]
-                else:
-                    traces = self._traces_without_spans(rows)
-                for trace in traces:
-                    info = trace.info
-                    if wanted is not None and info.status != wanted:
-                        continue
-                    if root_span_name is not None and info.root_span_name != root_span_name:
-                        continue
-                    out.append(trace)
-                    if max_results is not None and len(out) >= max_results:
-                        break
-            cursor.close()
-        return out
+            rows = self._connection().execute(sql, params).fetchall()
+            more = max_results is not None and len(rows) > max_results
+            if more:
+                rows = rows[:max_results]
+            traces = self._traces(rows, include_spans)
+        return PagedList(traces, encode_page_token(offset + len(rows)) if more else None)
 
     # --- helpers (lock held) ------------------------------------------------------------------
 
-    def _trace_with_spans(self, row: tuple) -> Trace:
-        """A trace row and all its spans; root stand-in and usage computed from the spans."""
-        spans = self._load_spans(row[0], row[1])
-        nodes = [(s.span_id, s.parent_id, s.name, s.status) for s in spans]
-        return _trace(row, spans, nodes, aggregate_span_usage(spans))
-
-    def _traces_without_spans(self, rows: Sequence[tuple]) -> List[Trace]:
-        """Trace rows as traces without spans: usage from the spans' stored ``token_usage`` (for the
-        traces that have some), a root stand-in read only for root-less traces."""
-        usage = self._usage_for([row[0] for row in rows if row[9]])
-        return [
-            _trace(row, [], self._conn.execute(_ROOT_NODES_SELECT, (row[0],)).fetchall() if row[4] is None else (),
-                   usage.get(row[0]))
-            for row in rows
-        ]
+    def _traces(self, rows: Sequence[tuple], include_spans: bool) -> List[Trace]:
+        """``_TRACE_SELECT`` rows as traces, with their tags and metadata (and spans)."""
+        keys = [row[0] for row in rows]
+        tags = _key_values(self._conn, "trace_tags", keys)
+        metadata = _key_values(self._conn, "trace_metadata", keys)
+        out = []
+        for row in rows:
+            spans = self._load_spans(row[0], row[1]) if include_spans else []
+            usage = aggregate_span_usage(spans) if include_spans else parse_token_usage(row[13])
+            out.append(_trace(row, spans, usage, tags.get(row[0], {}), metadata.get(row[0], {})))
+        return out
 
     def _load_spans(self, trace_key: int, trace_id: str) -> List[Span]:
         resources: dict = {}
         spans = []
         for (sid, pid, name, kind, start, end, code, message, attrs, events, res, scope,
-             scope_version) in self._conn.execute(_SPAN_SELECT, (trace_key,)):
+             scope_version, cost) in self._conn.execute(_SPAN_SELECT, (trace_key,)):
             if res is not None:
                 parsed = resources.get(res)
                 if parsed is None:
@@ -665,33 +884,110 @@ class SQLiteTraceStore:
                 start_time_ns=start, end_time_ns=end, status=code, status_message=message,
                 attributes=json.loads(attrs), events=json.loads(events) if events else [],
                 resource_attributes=res or {}, scope_name=scope, scope_version=scope_version,
+                cost=parse_cost(cost),
             ))
         return spans
 
-    def _usage_for(self, trace_keys: Sequence[int]) -> dict:
-        """{trace_key: aggregated token usage} for traces known to carry usage."""
-        nodes: dict = {}
-        for part, marks in _in_chunks(trace_keys):
-            for key, sid, pid, usage in self._conn.execute(_USAGE_NODES_SELECT.format(marks=marks), part):
-                nodes.setdefault(key, []).append((sid, pid, usage))
-        return {key: aggregate_token_usage(n) for key, n in nodes.items()}
+
+# --- the read API's index (module functions: used on any connection, lock held) ----------------
 
 
-def _trace(row: tuple, spans: List[Span], root_nodes: Sequence[tuple], usage: Optional[dict]) -> Trace:
-    """A :class:`Trace` from a ``_TRACE_SELECT`` row; ``root_nodes`` (start order) give the stand-in
-    root when the row has no root."""
-    key, tid, start, end, root_id, root_name, root_status, model, _model_start, _has_usage = row
-    if root_id is None:
-        found = stand_in_root(root_nodes)
-        if found is not None:
-            root_name, root_status = found
+def _has_index(conn: sqlite3.Connection) -> bool:
+    """The read API's tables exist (in the main or the temp schema)."""
+    names = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' UNION SELECT name FROM sqlite_temp_master WHERE type = 'table'")}
+    return all(t in names for t in _INDEX_TABLES)
+
+
+def _trace_keys(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> Dict[str, int]:
+    out = {}
+    for part, marks in _in_chunks(trace_ids):
+        out.update(conn.execute(f"SELECT trace_id, trace_key FROM traces WHERE trace_id IN ({marks})", part))
+    return out
+
+
+def _write_index(conn: sqlite3.Connection, traces: Sequence[tuple]) -> None:
+    """Upsert the ``trace_index`` rows of ``traces`` (``(trace_key, trace_id, TraceSummary, TraceDetails)``),
+    reading the stored spans of those that need them (:func:`~otel_genai.store.summary.needs_spans`)."""
+    wanted = [t[0] for t in traces if needs_spans(t[2])]
+    nodes: Dict[int, list] = {}
+    for part, marks in _in_chunks(wanted):
+        for key, *node in conn.execute(_INDEX_NODES_SELECT.format(marks=marks), part):
+            nodes.setdefault(key, []).append(node)
+    rows = []
+    for key, tid, summary, details in traces:
+        index = index_trace(summary, details, nodes.get(key, ()))
+        rows.append((key, tid, summary.start_time_ns, *index, details.provider_start_ns, int(details.root_seen),
+                     details.request_preview, details.request_rank, details.response_preview, details.response_rank))
+    conn.executemany(_UPSERT_INDEX, rows)
+
+
+_BACKFILL_SPANS = (
+    "SELECT t.trace_id, s.trace_key, s.span_id, s.parent_id, s.name, s.kind, s.start_time_ns, s.end_time_ns,"
+    " s.status_code, s.status_message, s.attributes, r.attributes FROM spans s JOIN traces t ON t.trace_key = s.trace_key"
+    " LEFT JOIN resources r ON r.resource_id = s.resource_id WHERE s.trace_key IN ({marks})"
+    " ORDER BY s.trace_key, s.rowid"
+)
+
+
+def _build_index(conn: sqlite3.Connection) -> None:
+    """Fill the read API's tables (main or TEMP, whichever exist) from the stored spans: for a store
+    written before they existed. Reads every span once, a few hundred traces at a time."""
+    keys = [r[0] for r in conn.execute("SELECT trace_key FROM traces ORDER BY trace_key")]
+    for part, marks in _in_chunks(keys):
+        records, key_of = [], {}
+        for tid, key, sid, pid, name, kind, start, end, code, message, attrs, res in conn.execute(
+                _BACKFILL_SPANS.format(marks=marks), part):
+            key_of[tid] = key
+            records.append(SpanRecord(tid, sid, pid, name, kind, start, end, code, message, json.loads(attrs),
+                                      (), json.loads(res) if res else {}))
+        usages = [span_usage(r.attributes) if r.attributes else None for r in records]
+        conn.executemany(_INSERT_SPAN_INDEX, [
+            (key_of[r.trace_id], r.span_id, span_type(r.attributes),
+             cost_json(span_cost(r.attributes, u)) if u is not None or COST_ATTRIBUTE in r.attributes else None)
+            for r, u in zip(records, usages, strict=True)
+        ])
+        for tid, (tags, metadata) in tags_and_metadata(records).items():
+            conn.executemany(_UPSERT_TAG, [(key_of[tid], k, v) for k, v in tags.items()])
+            conn.executemany(_UPSERT_METADATA, [(key_of[tid], k, v) for k, v in metadata.items()])
+        summaries = summarize_batch(records, usages)
+        all_details = summarize_details(records)
+        stored = conn.execute(f"SELECT trace_key, trace_id, start_time_ns, end_time_ns FROM traces WHERE trace_key IN ({marks})", part)
+        traces = []
+        for key, tid, start, end in stored:
+            summary = summaries.get(tid) or TraceSummary(start, end)
+            traces.append((key, tid, summary._replace(start_time_ns=start, end_time_ns=end),
+                           all_details.get(tid) or TraceDetails()))
+        _write_index(conn, traces)
+
+
+def _key_values(conn: sqlite3.Connection, table: str, keys: Sequence[int]) -> Dict[int, Dict[str, str]]:
+    out: Dict[int, Dict[str, str]] = {}
+    for part, marks in _in_chunks(keys):
+        for key, k, v in conn.execute(f"SELECT trace_key, key, value FROM {table} WHERE trace_key IN ({marks})", part):
+            out.setdefault(key, {})[k] = v
+    return out
+
+
+def _trace(row: tuple, spans: List[Span], usage: Optional[dict], tags: dict, metadata: dict) -> Trace:
+    """A :class:`Trace` from a ``_TRACE_SELECT`` row."""
+    (_key, tid, start, end, _root_id, state, status, name, _ts, _dur, _in, _out, _total, _usage, _in_cost,
+     _out_cost, _total_cost, cost, model, provider, service, request_preview, response_preview) = row
     info = TraceInfo(
         trace_id=tid,
-        status=trace_status(root_status),
+        status=status,
         start_time_ns=start,
         end_time_ns=end,
-        root_span_name=root_name,
+        root_span_name=name,
         token_usage=usage,
         model=model,
+        state=state,
+        tags=tags,
+        trace_metadata=metadata,
+        cost=parse_cost(cost),
+        request_preview=request_preview,
+        response_preview=response_preview,
+        provider=provider,
+        service_name=service,
     )
     return Trace(info=info, data=TraceData(spans=spans))

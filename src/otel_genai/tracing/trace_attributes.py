@@ -31,7 +31,7 @@ How spans get the attributes:
 * LLM spans made by the instrumentation: ``Invocation`` adds :data:`TRACE_ATTRIBUTES_KEY`'s value
   (a ready dict) to its start attributes: one context read per call when nothing is set.
 * every other span of the SDK tracer provider (``otel_genai.trace`` spans, the user's own):
-  :class:`TraceAttributesSpanProcessor`, added once to the global provider by :func:`attributes`,
+  the ``TraceAttributesSpanProcessor`` (:func:`install_processor`), added once to the global provider by :func:`attributes`,
   :func:`update_current_trace` and ``otel_genai.autolog()``.
 
 Nothing here raises into the user's code: a fault of ours is logged once (``faults.log_fault``).
@@ -174,60 +174,67 @@ def update_current_trace(
         if not values or not span.is_recording():
             return
         span.set_attributes(values)
-        root = _PROCESSOR.root_of(span)
+        processor = _processor[0]
+        root = processor.root_of(span) if processor is not None else None
         if root is not None and root is not span:
             root.set_attributes(values)
     except Exception:
         log_fault("trace_attributes.update")
 
 
-class TraceAttributesSpanProcessor:
-    """A ``SpanProcessor`` that stamps each starting span with the :data:`TRACE_ATTRIBUTES_KEY`
-    attributes of its parent context, and remembers this process's open root spans (no parent, or a
-    remote one) so :func:`update_current_trace` can reach them. Costs one context read per span when
-    nothing is set."""
+def _processor_class() -> type:
+    """:class:`TraceAttributesSpanProcessor`, built on first use (importing the OTel SDK only then)."""
+    from opentelemetry.sdk.trace import SpanProcessor
 
-    def __init__(self) -> None:
-        self._roots: Dict[int, Any] = {}
+    class TraceAttributesSpanProcessor(SpanProcessor):
+        """A ``SpanProcessor`` that stamps each starting span with the :data:`TRACE_ATTRIBUTES_KEY`
+        attributes of its parent context, and remembers this process's open root spans (no parent,
+        or a remote one) so :func:`update_current_trace` can reach them. Costs one context read per
+        span when nothing is set."""
 
-    def on_start(self, span: Any, parent_context: Any = None) -> None:
-        try:
-            values = otel_context.get_value(TRACE_ATTRIBUTES_KEY, parent_context)
-            if values:
-                span.set_attributes(values)
-            parent = span.parent
-            if parent is None or parent.is_remote:
-                self._roots[span.context.span_id] = span
-        except Exception:
-            log_fault("trace_attributes.on_start")
+        def __init__(self) -> None:
+            self._roots: Dict[int, Any] = {}
 
-    def on_end(self, span: Any) -> None:
-        roots = self._roots
-        if roots:
-            roots.pop(span.context.span_id, None)
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            try:
+                values = otel_context.get_value(TRACE_ATTRIBUTES_KEY, parent_context)
+                if values:
+                    span.set_attributes(values)
+                parent = span.parent
+                if parent is None or parent.is_remote:
+                    self._roots[span.context.span_id] = span
+            except Exception:
+                log_fault("trace_attributes.on_start")
 
-    def root_of(self, span: Any) -> Any:
-        """The open local root span of ``span``'s trace, or ``None``."""
-        trace_id = span.get_span_context().trace_id
-        for root in list(self._roots.values()):
-            if root.context.trace_id == trace_id:
-                return root
-        return None
+        def on_end(self, span: Any) -> None:
+            roots = self._roots
+            if roots:
+                roots.pop(span.context.span_id, None)
 
-    def shutdown(self) -> None:
-        self._roots.clear()
+        def root_of(self, span: Any) -> Any:
+            """The open local root span of ``span``'s trace, or ``None``."""
+            trace_id = span.get_span_context().trace_id
+            for root in list(self._roots.values()):
+                if root.context.trace_id == trace_id:
+                    return root
+            return None
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
+        def shutdown(self) -> None:
+            self._roots.clear()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return True
+
+    return TraceAttributesSpanProcessor
 
 
-_PROCESSOR = TraceAttributesSpanProcessor()
+_processor: list = [None]  # the one TraceAttributesSpanProcessor, once built
 _installed: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _install_lock = threading.Lock()
 
 
 def install_processor(provider: Any = None) -> bool:
-    """Add :class:`TraceAttributesSpanProcessor` once to ``provider`` (default: the global tracer
+    """Add the ``TraceAttributesSpanProcessor`` once to ``provider`` (default: the global tracer
     provider) if it is an SDK ``TracerProvider``; ``True`` when it is (now or already) installed."""
     if provider is None:
         provider = otel_trace.get_tracer_provider()
@@ -238,14 +245,15 @@ def install_processor(provider: Any = None) -> bool:
         return True
     with _install_lock:
         if provider not in _installed:
-            add(_PROCESSOR)
+            if _processor[0] is None:
+                _processor[0] = _processor_class()()
+            add(_processor[0])
             _installed.add(provider)
     return True
 
 
 __all__ = [
     "TRACE_ATTRIBUTES_KEY",
-    "TraceAttributesSpanProcessor",
     "attributes",
     "install_processor",
     "span_attributes",
