@@ -106,6 +106,11 @@ def _names(environ: MutableMapping[str, str], key: str) -> set[str]:
     return {name.strip() for name in (environ.get(key) or "").split(",") if name.strip()}
 
 
+#: a foreign entry point's or requirement's distribution name -> the SDK key of ours it names, where
+#: the two differ (the ``google-genai`` distribution is imported as ``google.genai``)
+_SDK_NAMES = {"google-genai": "google.genai"}
+
+
 def instrumented_sdks(entry_point: Any) -> set[str]:
     """The SDKs we instrument (import names, keys of :data:`ENTRY_POINTS`) that the
     ``opentelemetry_instrumentor`` entry point ``entry_point`` instruments too: its name (``openai``,
@@ -113,7 +118,7 @@ def instrumented_sdks(entry_point: Any) -> set[str]:
     (the contrib convention, e.g. ``openai<4,>=1.26.0; extra == 'instruments'``)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
-    sdks = {entry_point.name} & ENTRY_POINTS.keys()
+    sdks = {_SDK_NAMES.get(entry_point.name, entry_point.name)} & ENTRY_POINTS.keys()
     dist = getattr(entry_point, "dist", None)
     for text in (dist.requires or ()) if dist is not None else ():
         try:
@@ -121,6 +126,7 @@ def instrumented_sdks(entry_point: Any) -> set[str]:
         except InvalidRequirement:
             continue
         name = requirement.name.lower().replace("_", "-")
+        name = _SDK_NAMES.get(name, name)
         if name in ENTRY_POINTS and requirement.marker is not None and "instruments" in str(requirement.marker):
             sdks.add(name)
     return sdks

@@ -8,6 +8,7 @@
 INSTRUMENTORS = {
     "openai": "otel_genai.instrumentation.openai:OpenAIInstrumentor",
     "anthropic": "otel_genai.instrumentation.anthropic:AnthropicInstrumentor",
+    "google.genai": "otel_genai.instrumentation.google_genai:GoogleGenAIInstrumentor",
     "langchain_core": "otel_genai.instrumentation.langchain:LangChainInstrumentor",
 }
 
@@ -15,5 +16,6 @@ INSTRUMENTORS = {
 ENTRY_POINTS = {
     "openai": "otel_genai_openai",
     "anthropic": "otel_genai_anthropic",
+    "google.genai": "otel_genai_google_genai",
     "langchain_core": "otel_genai_langchain",
 }
