@@ -208,16 +208,17 @@ def query(uri: str, sql: str, params: tuple = ()) -> list:
 
 
 class WriteLock:
-    """Another client holding the store's write lock until :meth:`release`: ``BEGIN EXCLUSIVE`` on
-    a SQLite file, ``LOCK TABLE traces IN ACCESS EXCLUSIVE MODE`` in an open transaction on
-    PostgreSQL (https://www.postgresql.org/docs/15/sql-lock.html)."""
+    """Another client holding the store's write lock until :meth:`release`; readers still read:
+    ``BEGIN EXCLUSIVE`` on a SQLite file (in WAL mode), ``LOCK TABLE traces IN EXCLUSIVE MODE`` in an
+    open transaction on PostgreSQL (it conflicts with writes only:
+    https://www.postgresql.org/docs/15/explicit-locking.html#LOCKING-TABLES)."""
 
     def __init__(self, uri: str) -> None:
         if is_postgres(uri):
             import psycopg
 
             self._conn = psycopg.connect(uri)
-            self._conn.execute("LOCK TABLE traces IN ACCESS EXCLUSIVE MODE")
+            self._conn.execute("LOCK TABLE traces IN EXCLUSIVE MODE")
         else:
             import sqlite3
 

@@ -199,6 +199,15 @@ def _text(value: Optional[str]) -> Optional[str]:
     return value
 
 
+def _text_summary(summary: TraceSummary) -> TraceSummary:
+    """``summary`` with :func:`_text` applied to its root id, name, status and model."""
+    fields = (summary.root_span_id, summary.root_span_name, summary.root_status_code, summary.model)
+    if not any(isinstance(v, str) and "\x00" in v for v in fields):
+        return summary
+    return summary._replace(root_span_id=_text(fields[0]), root_span_name=_text(fields[1]),
+                            root_status_code=_text(fields[2]), model=_text(fields[3]))
+
+
 _SUMMARY_COLUMNS = (
     "start_time_ns, end_time_ns, root_span_id, root_span_name, root_status_code, model, model_start_ns,"
     " has_token_usage"
@@ -341,7 +350,7 @@ class PostgresTraceStore:
         if isinstance(exc, psycopg_pool.PoolTimeout):
             return StoreUnavailableError(f"could not {doing} {self.location}: no connection within {self.timeout_s:g} s")
         state = getattr(exc, "sqlstate", None)
-        if state == "3D000":  # invalid_catalog_name: no such database
+        if state == "3D000" or self._no_database(exc):  # invalid_catalog_name: no such database
             return StoreNotFoundError(self.location)
         message = str(exc).strip().replace(self.uri, self.location)
         if state == "55P03":  # lock_not_available: lock_timeout ran out
@@ -351,6 +360,13 @@ class PostgresTraceStore:
         if _retryable(exc):
             return StoreUnavailableError(f"could not {doing} {self.location} now: {message}")
         return StoreError(f"could not {doing} {self.location}: {message}")
+
+    def _no_database(self, exc: BaseException) -> bool:
+        """A failed connection because the database does not exist. libpq gives a failed connection
+        no SQLSTATE, so this reads the server's message (``FATAL: database "x" does not exist``, as
+        long as the server's ``lc_messages`` is English)."""
+        name = urlsplit(self.uri).path.lstrip("/")
+        return bool(name) and f'database "{name}" does not exist' in str(exc)
 
     def _set_up(self) -> None:
         """Check what the database holds; for writing, create it and the schema or migrate."""
@@ -446,11 +462,31 @@ class PostgresTraceStore:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _connection(self) -> Any:
-        """A pooled connection (a context manager: commit on success, rollback on error)."""
+    def _session(self, work: Any) -> Any:
+        """``work(conn)`` on a pooled connection, committed when it returns (rolled back if it
+        raises). A connection found broken (the server restarted, or ended it while it sat idle in
+        the pool) is dropped and ``work`` runs once more on a new one, so a batch is not lost to a
+        connection that died while no one used it. Running a write twice is safe even when the first
+        COMMIT did reach the server: a batch written again is stored once (span id as the key, and
+        :func:`~otel_genai.store.summary.merge_summaries` of a summary with itself is the summary)."""
+        import psycopg
+
         if self._closed:
             raise StoreError(f"the trace store {self.location} is closed")
-        return self._pool.connection()
+        for attempt in (1, 2):
+            used = None
+            try:
+                with self._pool.connection() as conn:
+                    used = conn
+                    return work(conn)
+            except psycopg.OperationalError:
+                # the pool has closed the connection it got back broken; the others idle in it
+                # likely died with it (a server restart): test them all before trying again
+                if attempt == 1 and used is not None and (used.broken or used.closed):
+                    self._pool.check()
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -513,11 +549,9 @@ class PostgresTraceStore:
             raise StoreWriteError(f"invalid span record, batch not stored: {exc!r}") from exc
         if not spans:
             return 0
-        new_traces = sorted(arrived.items())
+        new_traces = sorted((trace_id, _text_summary(summary)) for trace_id, summary in arrived.items())
         try:
-            with self._connection() as conn:
-                with conn.transaction():
-                    self._write(conn, resources, new_traces, spans)
+            self._session(lambda conn: self._write(conn, resources, new_traces, spans))
         except psycopg.Error as exc:
             if _retryable(exc):
                 raise self._error(exc, f"write {len(spans)} spans to") from exc
@@ -537,8 +571,8 @@ class PostgresTraceStore:
             ids = sorted(resources)
             cur.execute(_INSERT_RESOURCES, (ids, [resources[i] for i in ids]))
         trace_ids = [trace_id for trace_id, _ in arrived]
-        columns = list(zip(*(summary for _, summary in arrived)))
-        cur.execute(_INSERT_TRACES, (trace_ids, *[list(c) for c in columns]))
+        columns = [list(c) for c in zip(*(summary for _, summary in arrived))]
+        cur.execute(_INSERT_TRACES, (trace_ids, *columns))
         keys: Dict[str, int] = {}
         updates = []
         summaries = dict(arrived)
@@ -556,25 +590,23 @@ class PostgresTraceStore:
 
     # --- reads --------------------------------------------------------------------------------
 
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Optional[tuple]:
+        return self._session(lambda conn: conn.execute(sql, params).fetchone())
+
     @_reads
     def count_traces(self) -> int:
         """Number of stored traces."""
-        with self._connection() as conn:
-            return conn.execute("SELECT count(*) FROM traces").fetchone()[0]
+        return self._one("SELECT count(*) FROM traces")[0]
 
     @_reads
     def count_spans(self) -> int:
         """Number of stored spans."""
-        with self._connection() as conn:
-            return conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+        return self._one("SELECT count(*) FROM spans")[0]
 
     @_reads
     def get_last_trace_id(self) -> Optional[str]:
         """Id of the trace that started last, or ``None`` for an empty store."""
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT trace_id FROM traces ORDER BY start_time_ns DESC, trace_id DESC LIMIT 1"
-            ).fetchone()
+        row = self._one("SELECT trace_id FROM traces ORDER BY start_time_ns DESC, trace_id DESC LIMIT 1")
         return row[0] if row else None
 
     @_reads
@@ -585,20 +617,18 @@ class PostgresTraceStore:
         :class:`AmbiguousTraceIdError` (several traces share the prefix).
         """
         tid = normalize_trace_id(id_or_prefix)
-        with self._connection() as conn:
-            if conn.execute("SELECT 1 FROM traces WHERE trace_id = %s", (tid,)).fetchone():
-                return tid
-            if len(tid) >= 32 or any(c not in "0123456789abcdef" for c in tid):
-                raise TraceNotFoundError(f"no trace with id {id_or_prefix!r} in {self.location}")
-            if len(tid) < min_prefix:
-                raise TraceNotFoundError(
-                    f"no trace with id {id_or_prefix!r} in {self.location}"
-                    f" (a trace id prefix needs at least {min_prefix} hex characters)"
-                )
-            rows = conn.execute(
-                "SELECT trace_id FROM traces WHERE trace_id >= %s AND trace_id < %s LIMIT 2",
-                (tid, tid + "~"),
-            ).fetchall()
+        if self._one("SELECT 1 FROM traces WHERE trace_id = %s", (tid,)):
+            return tid
+        if len(tid) >= 32 or any(c not in "0123456789abcdef" for c in tid):
+            raise TraceNotFoundError(f"no trace with id {id_or_prefix!r} in {self.location}")
+        if len(tid) < min_prefix:
+            raise TraceNotFoundError(
+                f"no trace with id {id_or_prefix!r} in {self.location}"
+                f" (a trace id prefix needs at least {min_prefix} hex characters)"
+            )
+        rows = self._session(lambda conn: conn.execute(
+            "SELECT trace_id FROM traces WHERE trace_id >= %s AND trace_id < %s LIMIT 2", (tid, tid + "~"),
+        ).fetchall())
         if not rows:
             raise TraceNotFoundError(f"no trace with id {id_or_prefix!r} in {self.location}")
         if len(rows) > 1:
@@ -612,11 +642,12 @@ class PostgresTraceStore:
         """The trace with this exact id (32 hex; ``tr-`` prefix accepted) with all its spans, or
         ``None`` when it is not stored."""
         tid = normalize_trace_id(trace_id)
-        with self._connection() as conn:
+
+        def read(conn: Any) -> Optional[Trace]:
             row = conn.execute(_TRACE_SELECT + " WHERE trace_id = %s", (tid,)).fetchone()
-            if row is None:
-                return None
-            return self._trace_with_spans(conn, row)
+            return None if row is None else self._trace_with_spans(conn, row)
+
+        return self._session(read)
 
     @_reads
     def search_traces(
@@ -656,11 +687,12 @@ class PostgresTraceStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY start_time_ns DESC, trace_id DESC"
 
-        out: List[Trace] = []
         chunk = max_results if max_results is not None else _FETCH_CHUNK
-        with self._connection() as conn:
+
+        def read(conn: Any) -> List[Trace]:
+            out: List[Trace] = []
             # a server-side cursor: rows come a chunk at a time, not the whole table at once
-            with conn.transaction(), conn.cursor(name="otel_genai_search") as cursor:
+            with conn.cursor(name="otel_genai_search") as cursor:
                 cursor.execute(sql, params)
                 while max_results is None or len(out) < max_results:
                     rows = cursor.fetchmany(chunk)
@@ -679,7 +711,9 @@ class PostgresTraceStore:
                         out.append(trace)
                         if max_results is not None and len(out) >= max_results:
                             break
-        return out
+            return out
+
+        return self._session(read)
 
     # --- helpers (a connection held) ----------------------------------------------------------
 
