@@ -181,7 +181,7 @@ def parse_cost(value: Any) -> Optional[Cost]:
             value = json.loads(value)
         except ValueError:
             return None
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         return None
     out = {}
     for key in COST_KEYS:
@@ -194,8 +194,10 @@ def parse_cost(value: Any) -> Optional[Cost]:
 
 
 def cost_json(cost: Optional[Mapping[str, float]]) -> Optional[str]:
-    """``cost`` as compact JSON text for storing (``None`` stays ``None``)."""
-    return None if cost is None else json.dumps(dict(cost), separators=(",", ":"))
+    """``cost`` (finite floats) as compact JSON text for storing (``None`` stays ``None``)."""
+    if cost is None:
+        return None
+    return "{%s}" % ",".join([f'"{key}":{float(value)!r}' for key, value in cost.items()])
 
 
 def aggregate_cost(nodes: Sequence[Tuple[str, Optional[str], Any]]) -> Optional[Cost]:

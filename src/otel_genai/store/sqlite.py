@@ -579,6 +579,7 @@ class SQLiteTraceStore:
             resources: dict = {}
             span_rows = []
             index_rows = []
+            batch_nodes: Dict[str, list] = {}  # the batch's spans per trace, for traces not stored before
             for rec, usage in zip(records, usages, strict=True):
                 (trace_id, span_id, parent_id, name, kind, start, end, status_code, status_message,
                  attributes, events, resource_attributes, scope_name, scope_version) = rec
@@ -593,11 +594,12 @@ class SQLiteTraceStore:
                     _dumps(events) if events else None, resource_id, scope_name, scope_version,
                     usage_json(usage),
                 ])
-                priced = usage is not None or (attributes and COST_ATTRIBUTE in attributes)
+                cost = span_cost(attributes, usage) if usage is not None or (
+                    attributes and COST_ATTRIBUTE in attributes) else None
                 index_rows.append([
-                    trace_id, span_id, span_type(attributes) if attributes else UNKNOWN_SPAN_TYPE,
-                    cost_json(span_cost(attributes, usage)) if priced else None,
+                    trace_id, span_id, span_type(attributes) if attributes else UNKNOWN_SPAN_TYPE, cost_json(cost),
                 ])
+                batch_nodes.setdefault(trace_id, []).append((span_id, parent_id, name, status_code, usage, cost, start))
         except (TypeError, ValueError, AttributeError, IndexError) as exc:
             raise StoreWriteError(f"invalid span record, batch not stored: {exc!r}") from exc
         if not span_rows:
@@ -629,7 +631,8 @@ class SQLiteTraceStore:
                             conn.executemany(_UPSERT_TAG, [(keys[tid], k, v) for k, v in tags.items()])
                         if metadata:
                             conn.executemany(_UPSERT_METADATA, [(keys[tid], k, v) for k, v in metadata.items()])
-                    _write_index(conn, [(keys[tid], tid, summary, details[tid]) for tid, summary in merged.items()])
+                    _write_index(conn, [(keys[tid], tid, summary, details[tid]) for tid, summary in merged.items()],
+                                 {tid: nodes for tid, nodes in batch_nodes.items() if tid not in stored})
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -906,17 +909,27 @@ def _trace_keys(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> Dict[str,
     return out
 
 
-def _write_index(conn: sqlite3.Connection, traces: Sequence[tuple]) -> None:
+def _write_index(conn: sqlite3.Connection, traces: Sequence[tuple], fresh: Optional[Dict[str, list]] = None) -> None:
     """Upsert the ``trace_index`` rows of ``traces`` (``(trace_key, trace_id, TraceSummary, TraceDetails)``),
-    reading the stored spans of those that need them (:func:`~otel_genai.store.summary.needs_spans`)."""
-    wanted = [t[0] for t in traces if needs_spans(t[2])]
-    nodes: Dict[int, list] = {}
+    reading the stored spans of those that need them (:func:`~otel_genai.store.summary.needs_spans`).
+
+    ``fresh``: ``{trace_id: [(span_id, parent_id, name, status, usage, cost, start), ...]}`` for
+    traces that had no span stored before this batch: their spans are all in hand, so nothing is read.
+    """
+    fresh = fresh or {}
+    wanted = [t[0] for t in traces if t[1] not in fresh and needs_spans(t[2])]
+    nodes: Dict[Any, list] = {}
     for part, marks in _in_chunks(wanted):
         for key, *node in conn.execute(_INDEX_NODES_SELECT.format(marks=marks), part):
             nodes.setdefault(key, []).append(node)
     rows = []
     for key, tid, summary, details in traces:
-        index = index_trace(summary, details, nodes.get(key, ()))
+        found = fresh.get(tid)
+        if found is None:
+            found = nodes.get(key, ())
+        elif summary.root_span_id is None and len(found) > 1:
+            found = sorted(found, key=lambda n: n[6])  # start order, for the stand-in root
+        index = index_trace(summary, details, found if needs_spans(summary) else ())
         rows.append((key, tid, summary.start_time_ns, *index, details.provider_start_ns, int(details.root_seen),
                      details.request_preview, details.request_rank, details.response_preview, details.response_rank))
     conn.executemany(_UPSERT_INDEX, rows)

@@ -133,7 +133,7 @@ def parse_token_usage(value: Any) -> Optional[Dict[str, int]]:
             value = json.loads(value)
         except ValueError:
             return None
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         return None
     out = {}
     for key in USAGE_KEYS:
@@ -551,6 +551,7 @@ def span_type(attributes: Mapping[str, Any]) -> str:
 
 TAG_PREFIX = "mlflow.traceTag."
 METADATA_PREFIX = "otel_genai.trace.metadata."
+_PREFIXES = (TAG_PREFIX, METADATA_PREFIX)
 _SESSION_ID, _USER_ID = "session.id", "user.id"
 #: the trace-metadata keys MLflow's OTLP ingest fills from a span's ``session.id`` (else
 #: ``gen_ai.conversation.id``) and ``user.id`` (``mlflow.tracing.constant.TraceMetadataKey``)
@@ -583,7 +584,7 @@ def tags_and_metadata(records: Sequence[Any]) -> Dict[str, Tuple[Dict[str, str],
             if user is not None:
                 found[1][USER_METADATA] = _text(user)
         for name, value in attributes.items():
-            if name[:7] not in ("mlflow.", "otel_ge"):
+            if not name.startswith(_PREFIXES):
                 continue
             if name.startswith(TAG_PREFIX) and len(name) > len(TAG_PREFIX):
                 found = found or out.setdefault(rec[0], ({}, {}))
@@ -630,6 +631,51 @@ class TraceIndex(NamedTuple):
 IndexNode = Tuple[str, Optional[str], str, str, Optional[str], Optional[str]]
 
 
+def _usage_and_cost(nodes: Sequence[Sequence[Any]]) -> Tuple[Optional[Dict[str, int]], Optional[Dict[str, float]]]:
+    """A trace's usage (:func:`aggregate_token_usage`'s result) and cost (summed the same way,
+    keys ``input_cost`` / ``output_cost`` / ``total_cost``) in one walk of the span tree.
+    ``nodes``: ``(span_id, parent_id, _, _, usage, cost, ...)``, usage and cost as mappings or JSON."""
+    from .pricing import COST_KEYS, parse_cost
+
+    usage_by_id: dict = {}
+    cost_by_id: dict = {}
+    parent_by_id: dict = {}
+    for node in nodes:
+        span_id, usage, cost = node[0], node[4], node[5]
+        parent_by_id[span_id] = node[1]
+        usage_by_id[span_id] = usage if type(usage) is dict or usage is None else parse_token_usage(usage)
+        cost_by_id[span_id] = cost if type(cost) is dict or cost is None else parse_cost(cost)
+    children: dict = {}
+    roots = []
+    for span_id, parent_id in parent_by_id.items():
+        if parent_id is not None and parent_id in parent_by_id:
+            children.setdefault(parent_id, []).append(span_id)
+        else:
+            roots.append(span_id)
+    usage_total = dict.fromkeys(BASE_KEYS, 0)
+    cost_total = dict.fromkeys(COST_KEYS, 0.0)
+    found_usage = found_cost = False
+    stack = [(root, False, False) for root in roots]
+    while stack:
+        span_id, usage_above, cost_above = stack.pop()
+        usage, cost = usage_by_id[span_id], cost_by_id[span_id]
+        if usage is not None and not usage_above:
+            found_usage = True
+            for key in BASE_KEYS:
+                usage_total[key] += usage.get(key, 0)
+            for key in OPTIONAL_KEYS:
+                if key in usage:
+                    usage_total[key] = usage_total.get(key, 0) + usage[key]
+        if cost is not None and not cost_above:
+            found_cost = True
+            for key in COST_KEYS:
+                cost_total[key] += cost.get(key, 0.0)
+        below = (usage_above or usage is not None, cost_above or cost is not None)
+        for child in children.get(span_id, ()):
+            stack.append((child, *below))
+    return (usage_total if found_usage else None), (cost_total if found_cost else None)
+
+
 def needs_spans(summary: TraceSummary) -> bool:
     """Whether :func:`index_trace` needs the trace's stored spans: no root yet (the stand-in), or usage."""
     return summary.root_span_id is None or summary.has_token_usage
@@ -638,7 +684,7 @@ def needs_spans(summary: TraceSummary) -> bool:
 def index_trace(summary: TraceSummary, details: Optional[TraceDetails] = None, nodes: Sequence[IndexNode] = ()) -> TraceIndex:
     """The :class:`TraceIndex` of a trace from its summary and details; ``nodes``: its stored spans
     when :func:`needs_spans`."""
-    from .pricing import aggregate_cost, cost_json
+    from .pricing import cost_json
 
     name, status_code = summary.root_span_name, summary.root_status_code
     if summary.root_span_id is None:
@@ -647,8 +693,7 @@ def index_trace(summary: TraceSummary, details: Optional[TraceDetails] = None, n
             name, status_code = found
     usage = cost = None
     if summary.has_token_usage and nodes:
-        usage = aggregate_token_usage((n[0], n[1], n[4]) for n in nodes)
-        cost = aggregate_cost([(n[0], n[1], n[5]) for n in nodes])
+        usage, cost = _usage_and_cost(nodes)
     start, end = summary.start_time_ns, summary.end_time_ns
     return TraceIndex(
         trace_state(summary.root_status_code, summary.root_span_id is not None),
