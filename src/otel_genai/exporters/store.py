@@ -11,14 +11,24 @@ Each ``export()`` batch is one transaction (all-or-nothing). ``export()`` never 
 is locked, corrupt or unwritable it logs one warning (further consecutive failures at debug level) and
 returns ``FAILURE``. A path naming another application's SQLite database is refused for good: one
 warning, the file is never modified, and every export returns ``FAILURE``.
+
+**Retention** (optional, :class:`RetentionPolicy`): ``OTEL_GENAI_STORE_MAX_AGE`` (``30d``, ``12h``,
+``15m``, ``90s`` or a number of seconds) deletes traces that started longer ago than that;
+``OTEL_GENAI_STORE_MAX_TRACES`` (an int) keeps only that many newest traces. The policy runs after a
+successful export at most once per :data:`RETENTION_INTERVAL_S`, in its own daemon thread on its own
+connection, so ``export()`` never waits for it; the store gives the freed space back to the file
+system (SQLite: incremental vacuum). An invalid value is logged once and ignored.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import os
+import re
 import threading
-from typing import Any, List, Optional, Sequence
+import time
+from typing import Any, List, NamedTuple, Optional, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -29,7 +39,52 @@ from ..store.model import SpanRecord
 
 _logger = logging.getLogger(__name__)
 
-__all__ = ["TraceStoreSpanExporter", "span_to_record"]
+__all__ = ["RetentionPolicy", "TraceStoreSpanExporter", "span_to_record"]
+
+MAX_AGE_ENV = "OTEL_GENAI_STORE_MAX_AGE"
+MAX_TRACES_ENV = "OTEL_GENAI_STORE_MAX_TRACES"
+#: seconds between two runs of the retention policy (at most)
+RETENTION_INTERVAL_S = 60.0
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> _dt.timedelta:
+    """``"30d"``, ``"12h"``, ``"15m"``, ``"90s"``, ``"2w"`` or a number of seconds -> ``timedelta``.
+    Raises ``ValueError`` for anything else (or a negative duration)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text).lower())
+    if not match:
+        raise ValueError(f"invalid duration {text!r}: write e.g. 30d, 12h, 15m, 90s or a number of seconds")
+    return _dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
+
+
+class RetentionPolicy(NamedTuple):
+    """What the exporter deletes after its exports: traces older than ``max_age``, and all but the
+    ``max_traces`` newest (``None``: no such limit)."""
+
+    max_age: Optional[_dt.timedelta] = None
+    max_traces: Optional[int] = None
+
+    @classmethod
+    def from_env(cls) -> Optional["RetentionPolicy"]:
+        """The policy ``OTEL_GENAI_STORE_MAX_AGE`` / ``OTEL_GENAI_STORE_MAX_TRACES`` set, or ``None``
+        when neither is set. Raises ``ValueError`` for an invalid value."""
+        age = os.environ.get(MAX_AGE_ENV, "").strip()
+        count = os.environ.get(MAX_TRACES_ENV, "").strip()
+        if not age and not count:
+            return None
+        max_traces = None
+        if count:
+            try:
+                max_traces = int(count)
+            except ValueError:
+                raise ValueError(f"{MAX_TRACES_ENV} must be an integer, not {count!r}") from None
+            if max_traces < 0:
+                raise ValueError(f"{MAX_TRACES_ENV} must be >= 0, not {count!r}")
+        return cls(parse_duration(age) if age else None, max_traces)
+
+    def apply(self, store: TraceStore) -> int:
+        """Delete what the policy says from ``store``; returns how many traces were deleted."""
+        return store.delete_traces(older_than=self.max_age, max_traces=self.max_traces)
 
 
 def span_to_record(span: ReadableSpan, resource_cache: Optional[list] = None) -> SpanRecord:
@@ -87,6 +142,8 @@ class TraceStoreSpanExporter(SpanExporter):
             The store is opened lazily on the first export, so building the exporter never touches
             the disk and never fails.
         busy_timeout_s: seconds to wait for another process's write lock before the batch fails.
+        retention: a :class:`RetentionPolicy`, ``None`` (keep everything), or ``"env"`` (the
+            default): the policy of ``OTEL_GENAI_STORE_MAX_AGE`` / ``OTEL_GENAI_STORE_MAX_TRACES``.
 
     The file must be missing, empty or an otel-genai store: another application's SQLite database
     is never written to (one warning; every export then returns ``FAILURE``).
@@ -95,8 +152,18 @@ class TraceStoreSpanExporter(SpanExporter):
     ``SimpleSpanProcessor`` works too but pays one transaction per span.
     """
 
-    def __init__(self, path: Optional[PathLike] = None, *, busy_timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, path: Optional[PathLike] = None, *, busy_timeout_s: float = DEFAULT_TIMEOUT_S,
+                 retention: Any = "env"):
         self._location = resolve_store_uri(path)
+        if retention == "env":
+            try:
+                retention = RetentionPolicy.from_env()
+            except ValueError as exc:
+                _logger.warning("otel-genai: no trace retention: %s", exc)
+                retention = None
+        self._retention: Optional[RetentionPolicy] = retention
+        self._retention_due = 0.0  # time.monotonic() of the next run
+        self._retention_thread: Optional[threading.Thread] = None
         self._busy_timeout_s = busy_timeout_s
         self._store: Optional[TraceStore] = None
         self._pid = os.getpid()
@@ -151,7 +218,38 @@ class TraceStoreSpanExporter(SpanExporter):
         if self._failing:
             self._failing = False
             _logger.info("otel-genai: the trace store at %s accepts spans again", self._location)
+        if self._retention is not None:
+            self._maybe_apply_retention()
         return SpanExportResult.SUCCESS
+
+    def _maybe_apply_retention(self) -> None:
+        """Start the retention policy in a daemon thread when it is due and not running already."""
+        now = time.monotonic()
+        running = self._retention_thread
+        if now < self._retention_due or (running is not None and running.is_alive()):
+            return
+        self._retention_due = now + RETENTION_INTERVAL_S
+        thread = threading.Thread(target=self._apply_retention, name="otel-genai-retention", daemon=True)
+        self._retention_thread = thread
+        thread.start()
+
+    def _apply_retention(self) -> None:
+        policy = self._retention
+        if policy is None or self._shutdown:
+            return
+        try:
+            with open_store(self._location, timeout_s=self._busy_timeout_s) as store:
+                deleted = policy.apply(store)
+            if deleted:
+                _logger.debug("otel-genai: retention deleted %d traces from %s", deleted, self._location)
+        except Exception as exc:  # noqa: BLE001 - a background job; the next run retries
+            _logger.debug("otel-genai: trace retention failed: %s", exc)
+
+    def wait_for_retention(self, timeout_s: float = 10.0) -> None:
+        """Wait for a running retention pass to finish (tests, shutdown)."""
+        thread = self._retention_thread
+        if thread is not None:
+            thread.join(timeout_s)
 
     def _report_failure(self, count: int, exc: Exception) -> None:
         if self._failing:
@@ -167,7 +265,8 @@ class TraceStoreSpanExporter(SpanExporter):
         )
 
     def shutdown(self) -> None:
-        """Close the store; later exports return ``FAILURE``."""
+        """Close the store (after a running retention pass, at most 5 s); later exports return ``FAILURE``."""
+        self.wait_for_retention(5.0)
         with self._lock:
             self._shutdown = True
             store, self._store = self._store, None
