@@ -236,7 +236,7 @@ def _search(store: TraceStore, query: Dict[str, Any]) -> Dict[str, Any]:
                 raise ApiError(501, f"this store's backend does not support {name}")
             kwargs[name] = value
     try:
-        result = store.search_traces(query["max_results"], include_spans=True, **kwargs)
+        result = store.search_traces(max_results=query["max_results"], include_spans=True, **kwargs)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     token = getattr(result, "token", None) or getattr(result, "next_page_token", None)
