@@ -251,3 +251,29 @@ def expected_generation(exchange: Exchange) -> dict[str, Any]:
         out["attributes"]["gen_ai.response.finish_reasons"] = tuple(reasons[i] for i in sorted(reasons))
     out["attributes"].update(expected_usage(usage))
     return out
+
+
+# --- canned responses in the Gemini REST shapes ---------------------------------------------------------
+JSON_HEADERS = [("Content-Type", "application/json")]
+SSE_HEADERS = [("Content-Type", "text/event-stream")]
+
+
+def generation(response_id: str, parts: list, finish: str | None = "STOP", usage: dict | None = None, model: str = "gemini-2.5-flash") -> dict:
+    """A ``GenerateContentResponse`` body: one candidate with ``parts``."""
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    body: dict[str, Any] = {"candidates": [candidate], "modelVersion": model, "responseId": response_id}
+    if usage is not None:
+        body["usageMetadata"] = usage
+    return body
+
+
+def json_response(body: dict, status: int = 200) -> Response:
+    return Response(status, json.dumps(body).encode(), JSON_HEADERS)
+
+
+def sse_response(events: list[dict], chunk_delay: float = 0.0) -> Response:
+    """An ``alt=sse`` stream of ``events`` (one chunk per event when ``chunk_delay`` > 0)."""
+    chunks = [f"data: {json.dumps(event)}\r\n\r\n".encode() for event in events]
+    return Response(200, chunks if chunk_delay > 0 else b"".join(chunks), SSE_HEADERS, chunk_delay=chunk_delay)

@@ -60,7 +60,25 @@ def _propagating() -> BaseException | None:
 
 class GeminiStream(SyncStreamProxy):
     """A ``generate_content_stream`` generator whose span ends exactly once; usable in ``with``
-    (leaving the block closes the generator)."""
+    (leaving the block closes the generator). The generator's body (its HTTP request, an AFC loop's
+    turns and tools) runs while it is stepped, long after the call returned: each step runs with
+    the span's context current, as the call itself did."""
+
+    def __next__(self) -> Any:
+        token = _attach(self._self_invocation.context)
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            _detach(token)
+            self._self_end(complete=True)
+            raise
+        except BaseException as exc:
+            _detach(token)
+            self._self_end(exc)
+            raise
+        _detach(token)
+        self._self_on_chunk(chunk)
+        return chunk
 
     def __enter__(self) -> GeminiStream:
         return self
@@ -81,7 +99,24 @@ class GeminiStream(SyncStreamProxy):
 
 class GeminiAsyncStream(AsyncStreamProxy):
     """A ``client.aio`` ``generate_content_stream`` async generator whose span ends exactly once;
-    usable in ``async with``; ``close()`` is ``aclose()`` (awaitable), as the SDKs' streams have it."""
+    usable in ``async with``; ``close()`` is ``aclose()`` (awaitable), as the SDKs' streams have it.
+    Each step runs with the span's context current (see :class:`GeminiStream`)."""
+
+    async def __anext__(self) -> Any:
+        token = _attach(self._self_invocation.context)
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            _detach(token)
+            self._self_end(complete=True)
+            raise
+        except BaseException as exc:
+            _detach(token)
+            self._self_end(exc)
+            raise
+        _detach(token)
+        self._self_on_chunk(chunk)
+        return chunk
 
     async def __aenter__(self) -> GeminiAsyncStream:
         return self
