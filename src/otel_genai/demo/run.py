@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -112,8 +113,10 @@ def run_demo(live: bool = False, store_path: str | None = None) -> int:
         if store_path is None:
             print("\n(The traces were kept in a temporary store; pass --store PATH to keep them and browse")
             print(" them with `otel-genai traces list --store PATH`.)")
+            print("\nSee them in the trace viewer: otel-genai demo --store demo.db && otel-genai ui --store demo.db")
         else:
             print(f"\nTraces stored in {store}; see them with `otel-genai traces show --last --store {store}`.")
+            print(f"\nSee them in the trace viewer: otel-genai ui --store {shlex.quote(str(store))}")
     return 0
 
 
