@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import anthropic_api, responses_api, weather
+from . import anthropic_api, gemini_api, responses_api, weather
 from .server import Request, Response
 
 MODEL = "gpt-4o-mini"
@@ -104,6 +104,8 @@ _ROUTES = (
     ("POST", "/chat/completions", lambda request, delay: chat_respond(request, delay)),
     ("POST", "/responses", responses_api.respond),
     ("POST", "/v1/messages", anthropic_api.respond),
+    ("POST", ":generateContent", gemini_api.respond),
+    ("POST", ":streamGenerateContent", gemini_api.respond),
     ("GET", "/v1/forecast", lambda request, delay: weather.forecast(request)),
 )
 
