@@ -166,8 +166,6 @@ async def test_automatic_function_calling_in_a_chat_reads_like_an_agent_trace(is
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_a_tool_that_raises_fails_its_span_and_the_loop_goes_on(is_async, canned, telemetry, instrument):
     instrument()
-    c = client(canned.play(*_afc_responses()))
-    models = c.aio.models if is_async else c.models
     config = types.GenerateContentConfig(tools=[broken_weather])
     call_ = {**CALL, "name": "broken_weather"}
     c = client(canned.play(
@@ -198,6 +196,23 @@ async def test_automatic_function_calling_in_a_stream(is_async, canned, telemetr
         chunks = list(c.models.generate_content_stream(model=MODEL, contents="Weather?", config=config))
     assert chunks[-1].text == "It is clear in Paris."
     _assert_agent_trace(telemetry, streamed=True)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_automatic_function_calling_in_a_streamed_chat_turn(is_async, canned, telemetry, instrument):
+    instrument()
+    first = G.sse_response([G.generation("turn1", [{"functionCall": CALL}], usage={"promptTokenCount": 20, "candidatesTokenCount": 5})])
+    second = G.sse_response([G.generation("turn2", [{"text": "It is clear in Paris."}], usage=USAGE)])
+    c = client(canned.play(first, second))
+    chat = (c.aio.chats if is_async else c.chats).create(model=MODEL, config={"tools": [get_weather]})
+    if is_async:
+        chunks = [chunk async for chunk in await chat.send_message_stream("Weather in Paris?")]
+    else:
+        chunks = list(chat.send_message_stream("Weather in Paris?"))
+    assert chunks[-1].text == "It is clear in Paris."
+    spans = _assert_agent_trace(telemetry, streamed=True)
+    (agent,) = spans["invoke_agent"]
+    assert content(agent, "gen_ai.output.messages")[0]["parts"][-1] == {"type": "text", "content": "It is clear in Paris."}
 
 
 def test_without_automatic_function_calling_a_chat_with_declarations_is_one_span(canned, telemetry, instrument):
@@ -355,3 +370,16 @@ def test_uninstrument_restores_the_sdk_and_traces_nothing(canned, telemetry, ins
     result = c.chats.create(model=MODEL, config={"tools": [get_weather]}).send_message("Weather in Paris?")
     assert result.text == "It is clear in Paris."
     assert telemetry.spans() == []
+
+
+def test_bare_parts_and_an_uploaded_file_are_one_user_message(canned, telemetry, instrument):
+    instrument()
+    uploaded = types.File(name="files/abc", uri="https://generativelanguage.googleapis.com/v1beta/files/abc", mime_type="application/pdf")
+    client(canned.play(text("u", "A summary."))).models.generate_content(model=MODEL, contents=["Summarise this.", uploaded])
+    sent = json.loads(canned.requests[-1].body)["contents"]
+    assert len(sent) == 1 and sent[0]["role"] == "user"  # the SDK groups them into one user turn too
+    (message,) = content(telemetry.spans()[0], "gen_ai.input.messages")
+    assert message == {"role": "user", "parts": [
+        {"type": "text", "content": "Summarise this."},
+        {"type": "file", "modality": "application", "file_id": uploaded.uri, "mime_type": "application/pdf"},
+    ]}

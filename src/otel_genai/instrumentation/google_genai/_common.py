@@ -228,8 +228,8 @@ def part_to_semconv(part: Any, keep_blobs: bool) -> dict[str, Any] | None:
     """One Gemini ``Part`` (model or dict) as a semconv part: ``text`` (``reasoning`` when ``thought``),
     ``inline_data`` -> ``blob`` (base64; blanked unless ``keep_blobs``), ``file_data`` -> ``file``
     (a Files API resource) or ``uri``, ``function_call`` -> ``tool_call``, ``function_response`` ->
-    ``tool_call_response``, executable code / its result -> generic parts of those types. A
-    ``str`` is a text part. ``None`` for a part that carries nothing (a bare thought signature)."""
+    ``tool_call_response``, executable code / its result -> generic parts of those types, an
+    uploaded ``types.File`` (``files/...``) -> ``file``. A ``str`` is a text part. ``None`` for a part that carries nothing (a bare thought signature)."""
     if isinstance(part, str):
         return P.text_part(part)
     text = field(part, "text")
@@ -267,6 +267,11 @@ def part_to_semconv(part: Any, keep_blobs: bool) -> dict[str, Any] | None:
     result = field(part, "code_execution_result")
     if result is not None:
         return {"type": "code_execution_result", "output": field(result, "output"), "outcome": _plain(field(result, "outcome"))}
+    name = field(part, "name")
+    uri = field(part, "uri")
+    if isinstance(name, str) and name.startswith("files/") and isinstance(uri, str):  # an uploaded ``types.File``
+        mime = field(part, "mime_type")
+        return P.file_part(_modality(mime), uri, mime)
     return None
 
 
