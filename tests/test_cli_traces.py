@@ -1,4 +1,5 @@
-"""``otel-genai traces list|show`` against a real store filled by the real OTel SDK."""
+"""``otel-genai traces`` (search/list, show, export, import, delete, set-tag) against a real store
+filled by the real OTel SDK."""
 
 from __future__ import annotations
 
@@ -66,10 +67,17 @@ def store(tmp_path: Path):
     return path, ids
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    """Tables as on a 200-column terminal (rich reads COLUMNS; without it, a pipe gets 80)."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 def _rows(out: str) -> list[list[str]]:
-    lines = out.strip().splitlines()
+    lines = [line for line in out.strip().splitlines() if not line.startswith("more: --page-token ")]
     assert lines[0].split()[:2] == ["TRACE", "ID"]
-    return [line.split() for line in lines[1:]]
+    assert lines[-1].startswith("times: local (")
+    return [line.split() for line in lines[1:-1]]
 
 
 def test_list_shows_traces_newest_first_with_tokens(store, capsys):
@@ -80,9 +88,9 @@ def test_list_shows_traces_newest_first_with_tokens(store, capsys):
     rows = _rows(captured.out)
     assert [r[0] for r in rows] == [ids["failed"], ids["agent"]]
     failed, agent = rows
-    # columns: id, date, time, duration (2 cells), root span..., model, status, in, out, total
-    assert agent[-4:] == ["OK", "30", "12", "42"]
-    assert failed[-4:] == ["ERROR", "3", "4", "7"]
+    # columns: id, date, time, duration (2 cells), name..., model, service, status, in, out, total, cost
+    assert agent[-5:-1] == ["OK", "30", "12", "42"] and agent[-1].startswith("$0.0000")  # gpt-4o-mini's price
+    assert failed[-5:] == ["ERROR", "3", "4", "7", "-"]  # claude-x: no price known, no cost
     assert "gpt-4o-mini" in agent and "claude-x-2025" in failed
     assert agent[3:5] == ["12.5", "ms"]
     assert " ".join(agent).count("agent run") == 1
@@ -103,13 +111,14 @@ def test_show_prints_the_span_tree_and_totals(store, capsys):
     lines = out.splitlines()
     assert lines[0].startswith(f"Trace {ids['agent']}  OK")
     tree = [line for line in lines[2:] if line and not line.startswith("Total")]
-    assert tree[0].startswith("agent run  [INTERNAL]  12.5 ms  UNSET")
-    assert tree[1] == "  chat gpt-4o-mini  [CLIENT]  3.0 ms  UNSET  tokens: input 10, output 5, total 15"
-    assert tree[2] == "    http call  [INTERNAL]  1.0 ms  UNSET  tokens: input 10, output 5, total 15"
-    assert tree[3] == (
-        "  chat gpt-4o-mini  [CLIENT]  4.0 ms  UNSET  tokens: input 20, output 7, total 27, cache read 6"
+    # a healthy span's UNSET status reads OK in an OK trace; no span type stored: the OTel kind
+    assert tree[0] == "agent run  [INTERNAL]  12.5 ms  OK"
+    assert tree[1].startswith("  chat gpt-4o-mini  [CLIENT]  3.0 ms  OK  tokens: input 10, output 5, total 15  cost $0.0000")
+    assert tree[2] == "    http call  [INTERNAL]  1.0 ms  OK  tokens: input 10, output 5, total 15"
+    assert tree[3].startswith(
+        "  chat gpt-4o-mini  [CLIENT]  4.0 ms  OK  tokens: input 20, output 7, total 27, cache read 6  cost $"
     )
-    assert lines[-1] == "Total tokens: input 30, output 12, total 42, cache read 6"
+    assert lines[-1].startswith("Total tokens: input 30, output 12, total 42, cache read 6  cost $0.0000")
 
 
 def test_show_last_and_prefix(store, capsys):
@@ -120,7 +129,7 @@ def test_show_last_and_prefix(store, capsys):
     assert (
         "  chat claude-x  [CLIENT]  2.0 ms  ERROR (RateLimitError: slow down)  tokens: input 3, output 4, total 7"
     ) in out
-    assert out.splitlines()[-1] == "Total tokens: input 3, output 4, total 7"
+    assert out.splitlines()[-1] == "Total tokens: input 3, output 4, total 7"  # no price for claude-x: no cost
 
     assert cli.main(["traces", "show", ids["agent"][:10], "--store", str(path)]) == 0
     assert capsys.readouterr().out.startswith(f"Trace {ids['agent']}")
@@ -181,3 +190,113 @@ def test_real_process(store, tmp_path):
         " pass --store PATH or set OTEL_GENAI_STORE_PATH)"
     ]
     assert not missing.exists()
+
+
+# --- search, show details, export / import, delete, tags, help --------------------------------------------
+
+
+def test_search_filter_order_and_json(store, capsys):
+    path, ids = store
+    assert cli.main(["traces", "search", "--store", str(path), "--filter", "trace.total_tokens > 10"]) == 0
+    assert [r[0] for r in _rows(capsys.readouterr().out)] == [ids["agent"]]
+    assert cli.main(["traces", "search", "--store", str(path), "--order-by", "total_tokens ASC", "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["trace_id"] for line in lines] == [ids["failed"], ids["agent"]]
+    assert json.loads(lines[1])["token_usage"]["total_tokens"] == 42
+    assert cli.main(["traces", "search", "--store", str(path), "--filter", "trace.status = 'OK' OR x = 1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("otel-genai: error: invalid filter_string at position 20: OR is not supported") and err.endswith("^\n")
+    assert cli.main(["traces", "search", "--store", str(path), "--filter", "trace.model = 'none'"]) == 0
+    assert capsys.readouterr().out == f"No traces in {path} match the filter.\n"
+
+
+def test_narrow_terminals_get_a_table_that_fits(store, capsys, monkeypatch):
+    path, ids = store
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["traces", "list", "--store", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert lines[1].split()[0] == ids["failed"][:16] and "COST" in lines[0]
+
+
+def test_show_json_content_types_and_stream_usage_hint(tmp_path, capsys):
+    path = tmp_path / "traces.db"
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(TraceStoreSpanExporter(path)))
+    tracer = tp.get_tracer("t")
+    messages = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]}])
+    answer = json.dumps([{"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "get_weather",
+                                                           "arguments": {"city": "Paris"}}]}])
+    with tracer.start_as_current_span("invoke_agent a", attributes={"mlflow.spanType": "AGENT"}):
+        with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes={
+                "gen_ai.operation.name": "chat", "mlflow.spanType": "CHAT_MODEL", "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o-mini", "gen_ai.request.stream": True,
+                "gen_ai.input.messages": messages, "gen_ai.output.messages": answer}):
+            pass
+    tp.shutdown()
+    assert cli.main(["traces", "show", "--last", "--content", "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  chat gpt-4o-mini  [CHAT_MODEL]" in out and "[LLM]" not in out
+    assert 'stream_options={"include_usage": True}' in out
+    assert "      user: Weather in Paris?" in out
+    assert '      -> assistant: tool call get_weather({"city":"Paris"})  id c1' in out
+    assert cli.main(["traces", "show", "--last", "--json", "--store", str(path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [s["span_type"] for s in data["data"]["spans"]] == ["AGENT", "CHAT_MODEL"]
+    assert data["data"]["spans"][1]["status"] == {"status_code": "UNSET", "description": ""}  # as stored
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "otlp-json"])
+def test_export_then_import_gives_the_same_traces(store, tmp_path, capsys, fmt):
+    from otel_genai.store import open_store
+
+    path, ids = store
+    assert cli.main(["traces", "export", "--store", str(path), "--format", fmt]) == 0
+    exported = capsys.readouterr().out
+    assert len(exported.splitlines()) == 2
+    dump = tmp_path / f"dump.{fmt}"
+    dump.write_text(exported)
+    copy = tmp_path / "copy.db"
+    assert cli.main(["traces", "import", str(dump), "--store", str(copy)]) == 0
+    assert capsys.readouterr().out == f"Imported 2 lines (6 new spans) into {copy}.\n"
+    with open_store(path, read_only=True) as a, open_store(copy, read_only=True) as b:
+        for tid in ids.values():
+            assert b.get_trace(tid).to_dict() == a.get_trace(tid).to_dict()
+    assert cli.main(["traces", "export", "--store", str(path), "--filter", "trace.status = 'ERROR'"]) == 0
+    assert [json.loads(line)["info"]["trace_id"] for line in capsys.readouterr().out.splitlines()] == [ids["failed"]]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"resourceSpans": []}\n{"nope": 1}\n')
+    assert cli.main(["traces", "import", str(bad), "--store", str(copy)]) == 1
+    assert "line 2: neither an OTLP JSON export request" in capsys.readouterr().err
+
+
+def test_delete_and_tags(store, capsys):
+    path, ids = store
+    assert cli.main(["traces", "set-tag", ids["agent"][:12], "reviewed", "yes", "--store", str(path)]) == 0
+    assert capsys.readouterr().out == f"Trace {ids['agent']}: tag reviewed = yes\n"
+    assert cli.main(["traces", "search", "--store", str(path), "--filter", "tag.reviewed = 'yes'", "--json"]) == 0
+    assert [json.loads(line)["tags"] for line in capsys.readouterr().out.splitlines()] == [{"reviewed": "yes"}]
+    assert cli.main(["traces", "show", ids["agent"], "--store", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "tags reviewed=yes"
+    assert cli.main(["traces", "delete-tag", ids["agent"], "reviewed", "--store", str(path)]) == 0
+    assert cli.main(["traces", "delete-tag", ids["agent"], "reviewed", "--store", str(path)]) == 1
+    assert "has no tag 'reviewed'" in capsys.readouterr().err
+    assert cli.main(["traces", "delete", "--store", str(path)]) == 1
+    assert "say which traces to delete" in capsys.readouterr().err
+    assert cli.main(["traces", "delete", "--filter", "trace.status = 'ERROR'", "--store", str(path)]) == 0
+    assert capsys.readouterr().out == f"Deleted 1 trace from {path}.\n"
+    assert cli.main(["traces", "delete", "--older-than", "1d", "--store", str(path)]) == 0  # 2023: old
+    assert capsys.readouterr().out == f"Deleted 1 trace from {path}.\n"
+    assert cli.main(["traces", "delete", "--older-than", "soon", "--store", str(path)]) == 1
+    assert "--older-than: invalid duration 'soon'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["search", "list", "show", "export", "import", "delete", "set-tag", "delete-tag"])
+def test_every_command_has_help_with_a_description_and_an_example(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["traces", command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: otel-genai traces ") and "\nexamples:\n  otel-genai traces " in out
+    description = out.split("\n\n")[1]
+    assert len(description) > 20 and not description.startswith(("positional", "options"))
