@@ -38,7 +38,7 @@ from .._core.faults import log_fault
 from .._core.invocation import GENAI_CALL_KEY, GenAITelemetry, Invocation
 from .._core.operation import Operation
 from .._core.streams import AsyncStreamProxy, SyncStreamProxy
-from .afc import AFC_KEY
+from .afc import AFC_KEY, afc_active
 from .models import CHAT_ENTRY, ENTRY, TURN
 
 _attach = otel_context.attach
@@ -176,8 +176,6 @@ class Route:
             if role == TURN or context.get(GENAI_CALL_KEY) is not None or not is_instrumentation_enabled():
                 return None
             if self.agent is not None:
-                from .afc import afc_active
-
                 request = self.chat_request(instance, args, kwargs) if self.chat_request is not None else kwargs
                 if afc_active(request.get("config")):
                     invocation = self.telemetry.start(self.agent, instance, request, context)
