@@ -187,9 +187,9 @@ def test_traces_show_renders_the_agent_tree(tmp_path, capsys):
     (trace,) = otel_genai.search_traces(path=tmp_path / "traces.db")
     tree = out[2:6]
     assert tree[0].startswith(f"{AGENT}  [AGENT]  ")
-    assert tree[1].startswith("  chat gpt-4o-mini  [LLM]  ") and "  tokens: input " in tree[1]
+    assert tree[1].startswith("  chat gpt-4o-mini  [CHAT_MODEL]  ") and "  tokens: input " in tree[1]
     assert tree[2].startswith(f"  {TOOL}  [TOOL]  ") and tree[2].endswith('  {"city":"Paris"} -> rainy')
-    assert tree[3].startswith("  chat gpt-4o-mini  [LLM]  ") and "  tokens: input " in tree[3]
+    assert tree[3].startswith("  chat gpt-4o-mini  [CHAT_MODEL]  ") and "  tokens: input " in tree[3]
     total = trace.info.token_usage
     assert out[-1].startswith(f"Total tokens: input {total['input_tokens']}, output {total['output_tokens']}, "
                               f"total {total['total_tokens']}")
@@ -222,7 +222,7 @@ def test_traces_show_labels_nested_agents_with_their_subtotal(tmp_path, capsys):
     assert lines[2].startswith("invoke_agent planner  [AGENT]") and "subtotal" not in lines[2]
     assert lines[3].startswith("  invoke_agent researcher  [AGENT]")
     assert lines[3].endswith("  subtotal: input 10, output 4, total 14")
-    assert lines[4].startswith("    chat m  [LLM]") and lines[4].endswith("tokens: input 5, output 2, total 7")
+    assert lines[4].startswith("    chat m  [CHAT_MODEL]") and lines[4].endswith("tokens: input 5, output 2, total 7")
     assert lines[6].startswith("  rerank  [RERANKER]")
     assert lines[7].startswith("  execute_tool search  [TOOL]") and lines[7].endswith("  call call_9")
     assert lines[-1] == "Total tokens: input 10, output 4, total 14"
