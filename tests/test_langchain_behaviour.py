@@ -305,3 +305,33 @@ def test_streamed_chunks_of_a_real_stream_keep_the_message_id(telemetry, instrum
     assert chat.attributes["gen_ai.response.id"] == "resp-9"
     assert chat.attributes["gen_ai.usage.output_tokens"] == 7
     assert list(chat.attributes["gen_ai.response.finish_reasons"]) == ["stop"]
+
+
+def test_a_stream_left_early_ends_the_sdks_one_span_once(telemetry, instrumentors, canned):
+    instrumentors(LangChainInstrumentor)
+    instrumentors(OpenAIInstrumentor)
+    pieces = fixture.split_words(fixture.STREAMED_ANSWER)
+    events = fixture.chat_chunks("chatcmpl-stream-left", pieces, 10, include_usage=True)
+    url = canned.play(Response(200, events, [("Content-Type", "text/event-stream")])) + "/v1"
+    chain = chain_of(ChatOpenAI(model="gpt-4o-mini", base_url=url, api_key="k", max_retries=0, streaming=True))
+    stream = chain.stream({"topic": "x"})
+    first = next(text for text in stream if text)
+    assert fixture.STREAMED_ANSWER.startswith(first) and first != fixture.STREAMED_ANSWER
+    stream.close()
+    chats = [s for s in telemetry.spans() if s.name.startswith("chat")]
+    assert len(chats) == 1 and chats[0].instrumentation_scope.name == "otel_genai.instrumentation.openai"
+    assert chats[0].attributes["gen_ai.response.id"] == "chatcmpl-stream-left"
+    (duration,) = telemetry.metric_points("gen_ai.client.operation.duration")
+    assert duration.count == 1
+    root = by_name(telemetry.spans())["RunnableSequence"]
+    assert chats[0].parent.span_id == root.context.span_id
+
+
+async def test_astream_of_a_fake_model_in_a_chain_is_one_chat_span_under_the_chain(telemetry, instrumentors):
+    instrumentors(LangChainInstrumentor, "SPAN_ONLY")
+    chunks = [chunk async for chunk in chain_of(fake_model("one two")).astream({"topic": "x"})]
+    assert "".join(chunks) == "one two"
+    spans = by_name(telemetry.spans())
+    assert spans["chat"].parent.span_id == spans["RunnableSequence"].context.span_id
+    (output,) = json.loads(spans["chat"].attributes["gen_ai.output.messages"])
+    assert output["parts"] == [{"type": "text", "content": "one two"}]
