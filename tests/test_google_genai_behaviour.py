@@ -195,7 +195,8 @@ async def test_automatic_function_calling_in_a_stream(is_async, canned, telemetr
     else:
         chunks = list(c.models.generate_content_stream(model=MODEL, contents="Weather?", config=config))
     assert chunks[-1].text == "It is clear in Paris."
-    _assert_agent_trace(telemetry, streamed=True)
+    spans = _assert_agent_trace(telemetry, streamed=True)
+    assert all(s.attributes["gen_ai.request.stream"] is True for s in spans["invoke_agent"] + spans[f"chat {MODEL}"])
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])

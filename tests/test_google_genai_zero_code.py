@@ -131,3 +131,21 @@ def test_autolog_stores_the_automatic_function_calling_loop_as_one_trace(tmp_pat
         "output_tokens": sum(t["candidatesTokenCount"] for t in turns),
         "total_tokens": sum(t["totalTokenCount"] for t in turns),
     }
+
+
+def test_instrument_does_not_import_the_sdk_and_wraps_it_when_the_app_does():
+    code = textwrap.dedent(
+        """
+        import sys
+        from otel_genai.instrumentation.google_genai import GoogleGenAIInstrumentor
+        GoogleGenAIInstrumentor().instrument()
+        assert not [m for m in sys.modules if m.startswith("google.genai")], "instrument() imported google.genai"
+        from google import genai
+        from google.genai import models
+        import wrapt
+        assert isinstance(vars(models.Models)["generate_content"], wrapt.FunctionWrapper)
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

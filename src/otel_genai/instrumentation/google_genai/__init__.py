@@ -66,8 +66,10 @@ class GoogleGenAIInstrumentor(GenAIInstrumentor):
         chat_request = None
         if kind == models.CHAT_ENTRY:
             agent, operation, chat_request = operation, None, chats.chat_request
-        elif method.operation in (models.GenerateContent, models.GenerateContentStream):
+        elif method.operation is models.GenerateContent:
             agent = afc.AutomaticFunctionCalling((), (), self.context)
+        elif method.operation is models.GenerateContentStream:
+            agent = afc.StreamedAutomaticFunctionCalling((), (), self.context)
         route = Route(self.telemetry, kind, operation, agent, chat_request)
         return wrapper_for(getattr(owner, method.name), route)
 

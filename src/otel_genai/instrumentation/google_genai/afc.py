@@ -105,6 +105,16 @@ class AutomaticFunctionCalling(GenerateContent):
         return AgentStreamAccumulator()
 
 
+class StreamedAutomaticFunctionCalling(AutomaticFunctionCalling):
+    """The same loop run by a streaming call (``generate_content_stream``, ``send_message_stream``):
+    ``gen_ai.request.stream`` too."""
+
+    def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().request(instance, kwargs)
+        attrs[A.GEN_AI_REQUEST_STREAM] = True
+        return attrs
+
+
 class AgentStreamAccumulator(GenerateContentAccumulator):
     """A streamed AFC loop: what its turns delivered, without usage (the turns' spans have it)."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core.instrumentor import Method
-from .afc import AutomaticFunctionCalling
+from .afc import AutomaticFunctionCalling, StreamedAutomaticFunctionCalling
 from .models import CHAT_ENTRY
 
 _MODULE = "google.genai.chats"
@@ -31,7 +31,7 @@ def chat_request(chat: Any, args: tuple, kwargs: dict[str, Any]) -> dict[str, An
 
 
 METHODS = tuple(
-    Method(_MODULE, cls, name, is_async, AutomaticFunctionCalling, CHAT_ENTRY)
+    Method(_MODULE, cls, name, is_async, operation, CHAT_ENTRY)
     for cls, is_async in (("Chat", False), ("AsyncChat", True))
-    for name in ("send_message", "send_message_stream")
+    for name, operation in (("send_message", AutomaticFunctionCalling), ("send_message_stream", StreamedAutomaticFunctionCalling))
 )
