@@ -248,6 +248,7 @@ while True:
 
 def test_sigkill_at_random_moments_leaves_only_whole_batches(store_uri):
     path = store_uri
+    open_store(path).close()  # schema first: the kills land in batches, not in the schema's creation
     rng = random.Random(7)
     for attempt in range(3):
         child = run_child(KILLED_ANYWHERE, str(path), f"r{attempt}", stdout=subprocess.PIPE, text=True)

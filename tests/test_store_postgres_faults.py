@@ -101,22 +101,22 @@ def record(trace_id: str, span_id: str, parent_id=None, name="s", start=1_000, e
 KILLED_BEFORE_COMMIT = """
 import sys, time
 from otel_genai.exporters.store import span_to_record
-from otel_genai.store import open_store
-from otel_genai.store.postgres import PostgresTraceStore
+from otel_genai.store import open_store, postgres
 
-written = PostgresTraceStore._write
+indexed = postgres._write_index
 calls = [0]
 
-def pauses_before_commit(conn, *args):
-    # the batch's statements, then (third batch) an announcement and a wait to be killed, before COMMIT
-    written(conn, *args)
+def pauses_before_commit(cur, *args):
+    # a batch's last statement (its traces' index rows), then (third batch) an announcement and a
+    # wait to be killed, inside the transaction: before its COMMIT
+    indexed(cur, *args)
     calls[0] += 1
     if calls[0] == 3:
-        seen = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+        seen = cur.execute("SELECT count(*) FROM spans").fetchone()[0]
         print("inside batch 2 before COMMIT, spans seen", seen, flush=True)
         time.sleep(60)
 
-PostgresTraceStore._write = staticmethod(pauses_before_commit)
+postgres._write_index = pauses_before_commit
 store = open_store(sys.argv[1])
 for batch in range(5):
     store.write_spans([span_to_record(s) for s in make_spans("k", batch, 300)])
@@ -351,7 +351,8 @@ def test_processes_opening_an_empty_database_at_once_create_the_schema_once(pg):
     assert [child.wait(60) for child in children] == [0] * 6
     assert query(pg, "SELECT version FROM otel_genai_schema") == [(SCHEMA_VERSION,)]
     tables = query(pg, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")
-    assert tables == [("otel_genai_schema",), ("resources",), ("spans",), ("traces",)]
+    assert tables == [("otel_genai_schema",), ("resources",), ("span_index",), ("spans",), ("trace_index",),
+                      ("trace_metadata",), ("trace_tags",), ("traces",)]
 
 
 def test_a_store_of_a_newer_schema_is_refused(pg):

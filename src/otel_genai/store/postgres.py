@@ -16,17 +16,25 @@ adapter (:mod:`otel_genai.store.sqlite`), in the connection's current schema (``
 * ``spans``: one row per span, primary key ``(trace_key, span_id)``: a span sent again (a retried
   batch) replaces the stored one, so it is stored once. Attributes and events are JSON text (exactly
   what the SQLite adapter stores: no value is rewritten, NaN and key order survive).
+* the read API's tables: ``trace_index`` (one :class:`~otel_genai.store.summary.TraceIndex` row per
+  trace: the columns :mod:`otel_genai.store.query` filters and sorts on, indexed), ``trace_tags`` /
+  ``trace_metadata`` (key/value per trace) and ``span_index`` (each span's MLflow type and cost).
 * ``otel_genai_schema``: the schema version (one row); what marks a database as holding a store.
+
+``search_traces`` runs the filter grammar of :mod:`otel_genai.store.query` in SQL with
+:data:`DIALECT` (its ``POSTGRESQL`` dialect, a span attribute read by :data:`JSON_TEXT_FUNCTION`).
 
 Text columns use the ``"C"`` collation, so ids compare and sort bytewise as in SQLite, whatever the
 database's locale.
 
 **Writes.** Every :meth:`PostgresTraceStore.write_spans` call is one transaction: all of the batch
 or, on any error, none of it. Concurrent writers never deadlock: each transaction locks the rows it
-touches in one global order (resources by id, then traces by trace id; a trace's spans are written
-only while its row is locked), so two writers wait for each other at most once and never in a cycle.
-A trace's summary is read ``FOR UPDATE`` and merged in Python, so batches of one trace arriving
-through different processes at the same time never lose each other's root, range or model.
+touches in one global order (resources by id, then traces by trace id; a trace's spans, index row,
+tags and metadata are written only while its ``traces`` row is locked, and so are a tag set by hand
+and a deletion), so two writers wait for each other at most once and never in a cycle. A trace's
+summary and details are read ``FOR UPDATE`` and merged in Python (:mod:`otel_genai.store.summary`),
+and its index row computed from the spans stored by then, so batches of one trace arriving through
+different processes at the same time never lose each other's root, range, model, usage or cost.
 
 **Schema migrations** (:data:`MIGRATIONS`) run once: a process opening the store for writing takes a
 transaction-level advisory lock (``pg_advisory_xact_lock``,
@@ -44,11 +52,13 @@ is :class:`ForeignStoreError` and is never modified.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as _dt
 import functools
 import hashlib
 import json
 import threading
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from .interface import (
@@ -62,19 +72,39 @@ from .interface import (
     StoreWriteError,
     TimeLike,
     TraceNotFoundError,
+    PagedList,
     normalize_trace_id,
     to_ns,
 )
 from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
+from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost
+from .query import (
+    DEFAULT_MAX_RESULTS,
+    POSTGRESQL,
+    compile_filter,
+    compile_order,
+    decode_page_token,
+    encode_page_token,
+    legacy_filter,
+    parse_filter,
+    parse_order_by,
+    search_arguments,
+)
 from .summary import (
+    UNKNOWN_SPAN_TYPE,
+    TraceDetails,
     TraceSummary,
     aggregate_span_usage,
-    aggregate_token_usage,
+    index_trace,
+    merge_details,
     merge_summaries,
+    needs_spans,
+    parse_token_usage,
+    span_type,
     span_usage,
-    stand_in_root,
     summarize_batch,
-    trace_status,
+    summarize_details,
+    tags_and_metadata,
     usage_json,
 )
 
@@ -123,10 +153,78 @@ MIGRATIONS: Tuple[Tuple[str, ...], ...] = (
             seq            BIGINT GENERATED ALWAYS AS IDENTITY,
             PRIMARY KEY (trace_key, span_id)
         )""",
+        # the read API's tables: the same columns as the SQLite adapter's
+        """CREATE TABLE trace_index (
+            trace_key         BIGINT PRIMARY KEY,
+            trace_id          TEXT COLLATE "C" NOT NULL,
+            start_time_ns     BIGINT NOT NULL,
+            state             TEXT COLLATE "C" NOT NULL,
+            status            TEXT COLLATE "C" NOT NULL,
+            name              TEXT COLLATE "C",
+            timestamp_ms      BIGINT NOT NULL,
+            execution_time_ms BIGINT NOT NULL,
+            input_tokens      BIGINT,
+            output_tokens     BIGINT,
+            total_tokens      BIGINT,
+            token_usage       TEXT,
+            input_cost        DOUBLE PRECISION,
+            output_cost       DOUBLE PRECISION,
+            total_cost        DOUBLE PRECISION,
+            cost              TEXT,
+            model             TEXT COLLATE "C",
+            provider          TEXT COLLATE "C",
+            service_name      TEXT COLLATE "C",
+            provider_start_ns BIGINT,
+            root_seen         BOOLEAN NOT NULL DEFAULT FALSE,
+            request_preview   TEXT,
+            request_rank      BIGINT,
+            response_preview  TEXT,
+            response_rank     BIGINT
+        )""",
+        "CREATE INDEX trace_index_by_start ON trace_index (start_time_ns, trace_id)",
+        "CREATE INDEX trace_index_by_tokens ON trace_index (total_tokens)",
+        "CREATE INDEX trace_index_by_cost ON trace_index (total_cost)",
+        "CREATE INDEX trace_index_by_duration ON trace_index (execution_time_ms)",
+        "CREATE INDEX trace_index_by_model ON trace_index (model)",
+        """CREATE TABLE trace_tags (
+            trace_key BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL, value TEXT COLLATE "C" NOT NULL,
+            PRIMARY KEY (trace_key, key)
+        )""",
+        "CREATE INDEX trace_tags_by_key ON trace_tags (key, value)",
+        """CREATE TABLE trace_metadata (
+            trace_key BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL, value TEXT COLLATE "C" NOT NULL,
+            PRIMARY KEY (trace_key, key)
+        )""",
+        "CREATE INDEX trace_metadata_by_key ON trace_metadata (key, value)",
+        """CREATE TABLE span_index (
+            trace_key BIGINT NOT NULL, span_id TEXT COLLATE "C" NOT NULL, span_type TEXT COLLATE "C" NOT NULL,
+            cost TEXT, PRIMARY KEY (trace_key, span_id)
+        )""",
+        # a span attribute as the filter grammar compares it: a string as itself, anything else as
+        # its JSON text as stored (json, not jsonb, keeps "[1,2]" as written, as SQLite's -> does);
+        # NULL, not an error, for a span whose attributes PostgreSQL cannot read as JSON (a NaN,
+        # Python's json writes it) or whose string holds \u0000 (PostgreSQL text cannot)
+        """CREATE FUNCTION otel_genai_json_text(doc TEXT, key TEXT) RETURNS TEXT
+        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+        DECLARE found JSON;
+        BEGIN
+            found := doc::json -> key;
+            IF json_typeof(found) = 'string' THEN
+                RETURN found #>> '{}';
+            END IF;
+            RETURN found::text;
+        EXCEPTION WHEN others THEN
+            RETURN NULL;
+        END $$""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-_OUR_TABLES = ("resources", "traces", "spans")
+_OUR_TABLES = ("resources", "traces", "spans", "trace_index", "trace_tags", "trace_metadata", "span_index")
+#: SQL of one span attribute's text (see the schema); the filter compiler passes the key three times
+JSON_TEXT_FUNCTION = "otel_genai_json_text({col}, COALESCE({param}, {param}, {param}))"
+#: the filter grammar's PostgreSQL dialect (:data:`otel_genai.store.query.POSTGRESQL`), a span
+#: attribute read with :data:`JSON_TEXT_FUNCTION`
+DIALECT = dataclasses.replace(POSTGRESQL, json_text=JSON_TEXT_FUNCTION)
 
 
 def open_uri(uri: PathLike, *, read_only: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S) -> "PostgresTraceStore":
@@ -212,19 +310,30 @@ _SUMMARY_COLUMNS = (
     "start_time_ns, end_time_ns, root_span_id, root_span_name, root_status_code, model, model_start_ns,"
     " has_token_usage"
 )
+_DETAIL_COLUMNS = (
+    "provider, provider_start_ns, service_name, root_seen, request_preview, request_rank, response_preview,"
+    " response_rank"
+)
+_INDEX_COLUMNS = (
+    "state, status, name, timestamp_ms, execution_time_ms, input_tokens, output_tokens, total_tokens,"
+    " token_usage, input_cost, output_cost, total_cost, cost, model, provider, service_name"
+)
 _INSERT_RESOURCES = (
     "INSERT INTO resources (resource_id, attributes)"
     " SELECT * FROM unnest(%s::text[], %s::text[]) ORDER BY 1 ON CONFLICT DO NOTHING"
 )
-# new traces get their row (in trace-id order); existing rows are left for the locked merge below
+# new traces get their row (in trace-id order) and are returned; existing rows are left for the
+# locked merge below
 _INSERT_TRACES = (
     f"INSERT INTO traces (trace_id, {_SUMMARY_COLUMNS})"
     " SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],"
-    " %s::text[], %s::bigint[], %s::boolean[]) ORDER BY 1 ON CONFLICT (trace_id) DO NOTHING"
+    " %s::text[], %s::bigint[], %s::boolean[]) ORDER BY 1 ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id"
 )
 _LOCK_TRACES = (
-    f"SELECT trace_key, trace_id, {_SUMMARY_COLUMNS} FROM traces WHERE trace_id = ANY(%s::text[])"
-    " ORDER BY trace_id FOR UPDATE"
+    "SELECT tr.trace_id, tr.trace_key, " + ", ".join("tr." + c.strip() for c in _SUMMARY_COLUMNS.split(","))
+    + ", " + ", ".join("t." + c.strip() for c in _DETAIL_COLUMNS.split(","))
+    + " FROM traces tr LEFT JOIN trace_index t ON t.trace_key = tr.trace_key"
+    " WHERE tr.trace_id = ANY(%s::text[]) ORDER BY tr.trace_id FOR UPDATE OF tr"
 )
 _UPDATE_TRACE = (
     "UPDATE traces SET start_time_ns = %s, end_time_ns = %s, root_span_id = %s, root_span_name = %s,"
@@ -242,20 +351,57 @@ _UPSERT_SPANS = (
     " ON CONFLICT (trace_key, span_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _SPAN_COLUMNS.split(", ")[2:])
 )
-_TRACE_SELECT = f"SELECT trace_key, trace_id, {_SUMMARY_COLUMNS} FROM traces"
-_SPAN_SELECT = (
-    "SELECT s.span_id, s.parent_id, s.name, s.kind, s.start_time_ns, s.end_time_ns,"
+_UPSERT_SPAN_INDEX = (
+    "INSERT INTO span_index (trace_key, span_id, span_type, cost)"
+    " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) ORDER BY 1, 2"
+    " ON CONFLICT (trace_key, span_id) DO UPDATE SET span_type = excluded.span_type, cost = excluded.cost"
+)
+_UPSERT_KEY_VALUES = (
+    "INSERT INTO {table} (trace_key, key, value) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])"
+    " ORDER BY 1, 2 ON CONFLICT (trace_key, key) DO UPDATE SET value = excluded.value"
+)
+_INDEX_ALL = (
+    "trace_key, trace_id, start_time_ns, " + _INDEX_COLUMNS
+    + ", provider_start_ns, root_seen, request_preview, request_rank, response_preview, response_rank"
+)
+_UPSERT_INDEX = (
+    f"INSERT INTO trace_index ({_INDEX_ALL}) SELECT * FROM unnest("
+    "%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],"
+    " %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::float8[], %s::float8[], %s::float8[], %s::text[],"
+    " %s::text[], %s::text[], %s::text[], %s::bigint[], %s::boolean[], %s::text[], %s::bigint[], %s::text[],"
+    " %s::bigint[]) ORDER BY 1 ON CONFLICT (trace_key) DO UPDATE SET "
+    + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _INDEX_ALL.split(",")[1:])
+)
+_INDEX_NODES_SELECT = (
+    "SELECT s.trace_key, s.span_id, s.parent_id, s.name, s.status_code, s.token_usage, si.cost FROM spans s"
+    " LEFT JOIN span_index si ON si.trace_key = s.trace_key AND si.span_id = s.span_id"
+    " WHERE s.trace_key = ANY(%s) ORDER BY s.trace_key, s.start_time_ns, s.seq"
+)
+#: a trace's row for reading (the SQLite adapter's): the keys, the summary's time range and root, the index
+_TRACE_SELECT = (
+    "SELECT t.trace_key, t.trace_id, tr.start_time_ns, tr.end_time_ns, tr.root_span_id, "
+    + ", ".join("t." + c.strip() for c in _INDEX_COLUMNS.split(","))
+    + ", t.request_preview, t.response_preview FROM trace_index t JOIN traces tr ON tr.trace_key = t.trace_key"
+)
+_SPANS_SELECT = (
+    "SELECT s.trace_key, s.span_id, s.parent_id, s.name, s.kind, s.start_time_ns, s.end_time_ns,"
     " s.status_code, s.status_message, s.attributes, s.events, r.attributes, s.scope_name,"
-    " s.scope_version FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id"
-    " WHERE s.trace_key = %s ORDER BY s.start_time_ns, s.seq"
+    " s.scope_version, si.cost FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id"
+    " LEFT JOIN span_index si ON si.trace_key = s.trace_key AND si.span_id = s.span_id"
+    " WHERE s.trace_key = ANY(%s) ORDER BY s.trace_key, s.start_time_ns, s.seq"
 )
-_ROOT_NODES_SELECT = (
-    "SELECT trace_key, span_id, parent_id, name, status_code FROM spans WHERE trace_key = ANY(%s)"
-    " ORDER BY trace_key, start_time_ns, seq"
-)
-_USAGE_NODES_SELECT = "SELECT trace_key, span_id, parent_id, token_usage FROM spans WHERE trace_key = ANY(%s)"
-#: rows fetched at a time while searching
-_FETCH_CHUNK = 500
+#: the tables holding a trace's rows, children first
+_TRACE_TABLES = ("spans", "span_index", "trace_tags", "trace_metadata", "trace_index", "traces")
+
+
+def _texts(row: Sequence[Any]) -> tuple:
+    """``row`` with :func:`_text` applied to its strings."""
+    return tuple(_text(v) if type(v) is str else v for v in row)
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> List[list]:
+    """Rows -> ``width`` column lists (the arrays of an ``unnest`` insert)."""
+    return [list(c) for c in zip(*rows)] if rows else [[] for _ in range(width)]
 
 
 def _reads(method: Any) -> Any:
@@ -507,7 +653,9 @@ class PostgresTraceStore:
         """Store a batch of spans in one transaction: all of them, or (on any error) none.
 
         A span whose ``(trace_id, span_id)`` is already stored replaces it (and of two in one batch,
-        the later one is kept). Returns the number of records given.
+        the later one is kept). Each span is priced here (:mod:`otel_genai.store.pricing`) and each
+        touched trace's ``trace_index`` row, tags and metadata are updated in the same transaction.
+        Returns the number of records given.
 
         Raises:
             StoreUnavailableError: the server cannot be reached, a lock or a connection was not had
@@ -517,16 +665,19 @@ class PostgresTraceStore:
             StoreError: the store is closed or opened read-only.
         """
         import psycopg
-        import psycopg_pool
 
         records = list(records)
         if self.read_only:
-            raise StoreError(f"the trace store {self.location} is open read-only")
+            raise StoreError(f"the trace store {self.location} was opened read-only")
         try:
             usages = [span_usage(rec[9]) if rec[9] else None for rec in records]
             arrived = summarize_batch(records, usages)
+            arrived_details = summarize_details(records)
+            carried = tags_and_metadata(records)
             resources: Dict[str, str] = {}
             spans: Dict[tuple, tuple] = {}  # (trace_id, span_id) -> row; the last of duplicates wins
+            span_types: Dict[tuple, tuple] = {}
+            batch_nodes: Dict[str, list] = {}  # the batch's spans per trace, for traces new to the store
             for rec, usage in zip(records, usages, strict=True):
                 (trace_id, span_id, parent_id, name, kind, start, end, status_code, status_message,
                  attributes, events, resource_attributes, scope_name, scope_version) = rec
@@ -545,48 +696,160 @@ class PostgresTraceStore:
                     _dumps(events) if events else None, resource_id, _text(scope_name),
                     _text(scope_version), usage_json(usage),
                 )
+                cost = span_cost(attributes, usage) if usage is not None or (
+                    attributes and COST_ATTRIBUTE in attributes) else None
+                span_types[(trace_id, span_id)] = (
+                    trace_id, span_id, _text(span_type(attributes)) if attributes else UNKNOWN_SPAN_TYPE, cost_json(cost),
+                )
+                batch_nodes.setdefault(trace_id, []).append((span_id, parent_id, name, status_code, usage, cost, start))
+            batch = _Batch(
+                resources,
+                sorted((trace_id, _text_summary(summary)) for trace_id, summary in arrived.items()),
+                arrived_details, carried, spans, span_types, batch_nodes,
+            )
         except (TypeError, ValueError, AttributeError, IndexError) as exc:
             raise StoreWriteError(f"invalid span record, batch not stored: {exc!r}") from exc
         if not spans:
             return 0
-        new_traces = sorted((trace_id, _text_summary(summary)) for trace_id, summary in arrived.items())
         try:
-            self._session(lambda conn: self._write(conn, resources, new_traces, spans))
+            self._session(lambda conn: self._write(conn, batch))
         except psycopg.Error as exc:
             if _retryable(exc):
                 raise self._error(exc, f"write {len(spans)} spans to") from exc
             raise StoreWriteError(
                 f"could not write {len(spans)} spans to {self.location}: {str(exc).strip()}"
             ) from exc
-        except psycopg_pool.PoolTimeout as exc:
-            raise self._error(exc, f"write {len(spans)} spans to") from exc
         return len(records)
 
     @staticmethod
-    def _write(conn: Any, resources: Dict[str, str], arrived: List[Tuple[str, TraceSummary]],
-               spans: Dict[tuple, tuple]) -> None:
-        """The statements of one batch (inside its transaction); rows locked in key order."""
-        cur = conn.cursor()
-        if resources:
-            ids = sorted(resources)
-            cur.execute(_INSERT_RESOURCES, (ids, [resources[i] for i in ids]))
-        trace_ids = [trace_id for trace_id, _ in arrived]
-        columns = [list(c) for c in zip(*(summary for _, summary in arrived))]
-        cur.execute(_INSERT_TRACES, (trace_ids, *columns))
-        keys: Dict[str, int] = {}
-        updates = []
-        summaries = dict(arrived)
-        for trace_key, trace_id, *values in cur.execute(_LOCK_TRACES, (trace_ids,)):
-            keys[trace_id] = trace_key
-            stored = TraceSummary(*values)
-            merged = merge_summaries(stored, summaries[trace_id])
-            if merged != stored:
-                updates.append((*merged, trace_key))
-        if updates:
-            cur.executemany(_UPDATE_TRACE, updates)
-        rows = [(keys[row[0]], *row[1:]) for row in spans.values()]
-        rows.sort(key=lambda row: (row[0], row[1]))
-        cur.execute(_UPSERT_SPANS, [list(c) for c in zip(*rows)])
+    def _write(conn: Any, batch: "_Batch") -> None:
+        """The statements of one batch, in its transaction; rows locked in key order (module docstring)."""
+        with conn.transaction():
+            cur = conn.cursor()
+            if batch.resources:
+                ids = sorted(batch.resources)
+                cur.execute(_INSERT_RESOURCES, (ids, [batch.resources[i] for i in ids]))
+            arrived = dict(batch.summaries)
+            fresh: set = set()
+            locked: Dict[str, tuple] = {}
+            missing = [trace_id for trace_id, _ in batch.summaries]
+            while missing:  # twice at most: a trace deleted meanwhile is inserted again
+                wanted = [(tid, arrived[tid]) for tid in missing]
+                fresh.update(r[0] for r in cur.execute(
+                    _INSERT_TRACES, ([tid for tid, _ in wanted], *_columns([s for _, s in wanted], 8))
+                ).fetchall())
+                for tid, key, *v in cur.execute(_LOCK_TRACES, (missing,)).fetchall():
+                    details = TraceDetails(*v[8:11], bool(v[11]), *v[12:]) if v[11] is not None else None
+                    locked[tid] = (key, TraceSummary(*v[:7], bool(v[7])), details)
+                missing = [tid for tid in missing if tid not in locked]
+            keys = {tid: found[0] for tid, found in locked.items()}
+            merged, details, updates = {}, {}, []
+            for tid, summary in batch.summaries:
+                key, stored, stored_details = locked[tid]
+                if tid in fresh:  # its row is this batch's summary
+                    merged[tid], details[tid] = summary, batch.details[tid]
+                    continue
+                merged[tid] = merge_summaries(stored, summary)
+                details[tid] = _text_details(merge_details(stored_details, batch.details[tid]))
+                if merged[tid] != stored:
+                    updates.append((*merged[tid], key))
+            if updates:
+                cur.executemany(_UPDATE_TRACE, updates)
+            rows = sorted((keys[r[0]], *r[1:]) for r in batch.spans.values())
+            cur.execute(_UPSERT_SPANS, _columns(rows, 15))
+            rows = sorted((keys[r[0]], *r[1:]) for r in batch.span_types.values())
+            cur.execute(_UPSERT_SPAN_INDEX, _columns(rows, 4))
+            for table, which in (("trace_tags", 0), ("trace_metadata", 1)):
+                rows = sorted(_texts((keys[tid], k, v)) for tid, pair in batch.carried.items()
+                              for k, v in pair[which].items())
+                if rows:
+                    cur.execute(_UPSERT_KEY_VALUES.format(table=table), _columns(rows, 3))
+            _write_index(cur, [(keys[tid], tid, merged[tid], details[tid]) for tid, _ in batch.summaries],
+                         {tid: batch.nodes[tid] for tid in fresh})
+
+    # --- tags, deletion -----------------------------------------------------------------------
+
+    def _change(self, work: Any) -> Any:
+        """``work(conn)`` in one transaction; driver errors as store errors (retryable ones
+        :class:`StoreUnavailableError`)."""
+        import psycopg
+
+        if self.read_only:
+            raise StoreError(f"the trace store {self.location} was opened read-only")
+
+        def run(conn: Any) -> Any:
+            with conn.transaction():
+                return work(conn)
+
+        try:
+            return self._session(run)
+        except psycopg.Error as exc:
+            if _retryable(exc):
+                raise self._error(exc, "write to") from exc
+            raise StoreWriteError(f"could not write to {self.location}: {str(exc).strip()}") from exc
+
+    def _lock_trace(self, conn: Any, trace_id: str) -> int:
+        """The ``trace_key`` of ``trace_id``, its row locked (as a batch writing into it does)."""
+        row = conn.execute("SELECT trace_key FROM traces WHERE trace_id = %s FOR UPDATE",
+                           (normalize_trace_id(trace_id),)).fetchone()
+        if row is None:
+            raise TraceNotFoundError(f"no trace with id {trace_id!r} in {self.location}")
+        return row[0]
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        """Set tag ``key`` of the stored trace ``trace_id``; see :meth:`TraceStore.set_trace_tag`."""
+        if not key:
+            raise ValueError("a trace tag needs a non-empty key")
+        row = _texts((str(key), str(value)))
+        self._change(lambda conn: conn.execute(
+            _UPSERT_KEY_VALUES.format(table="trace_tags"), ([self._lock_trace(conn, trace_id)], [row[0]], [row[1]])))
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> bool:
+        """Remove tag ``key``; ``True`` if it was set. See :meth:`TraceStore.delete_trace_tag`."""
+        return self._change(lambda conn: conn.execute(
+            "DELETE FROM trace_tags WHERE trace_key = %s AND key = %s", (self._lock_trace(conn, trace_id), _text(str(key)))
+        ).rowcount > 0)
+
+    def delete_traces(
+        self,
+        *,
+        older_than: Optional[Union[TimeLike, _dt.timedelta]] = None,
+        trace_ids: Optional[Iterable[str]] = None,
+        max_traces: Optional[int] = None,
+    ) -> int:
+        """Delete whole traces; see :meth:`TraceStore.delete_traces`. Their rows are locked in
+        trace-id order first, as a writer's are. The space is reused by the server's (auto)vacuum
+        (https://www.postgresql.org/docs/15/routine-vacuuming.html); nothing is given back at once."""
+        if max_traces is not None and max_traces < 0:
+            raise ValueError(f"max_traces must be >= 0, not {max_traces}")
+        ids = [normalize_trace_id(t) for t in trace_ids] if trace_ids is not None else []
+        if older_than is None and not ids and max_traces is None:
+            return 0
+        cutoff = None
+        if older_than is not None:
+            if isinstance(older_than, _dt.timedelta):
+                cutoff = to_ns(_dt.datetime.now(_dt.timezone.utc) - older_than)
+            else:
+                cutoff = to_ns(older_than)
+
+        def work(conn: Any) -> int:
+            doomed: set = set()
+            if cutoff is not None:
+                doomed.update(r[0] for r in conn.execute("SELECT trace_key FROM traces WHERE start_time_ns < %s", (cutoff,)))
+            if ids:
+                doomed.update(r[0] for r in conn.execute("SELECT trace_key FROM traces WHERE trace_id = ANY(%s)", (ids,)))
+            if max_traces is not None:
+                doomed.update(r[0] for r in conn.execute(
+                    "SELECT trace_key FROM traces ORDER BY start_time_ns DESC, trace_id DESC OFFSET %s", (max_traces,)))
+            if not doomed:
+                return 0
+            keys = [r[0] for r in conn.execute(
+                "SELECT trace_key FROM traces WHERE trace_key = ANY(%s) ORDER BY trace_id FOR UPDATE", (sorted(doomed),))]
+            for table in _TRACE_TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE trace_key = ANY(%s)", (keys,))
+            return len(keys)
+
+        return self._change(work)
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -644,137 +907,157 @@ class PostgresTraceStore:
         tid = normalize_trace_id(trace_id)
 
         def read(conn: Any) -> Optional[Trace]:
-            row = conn.execute(_TRACE_SELECT + " WHERE trace_id = %s", (tid,)).fetchone()
-            return None if row is None else self._trace_with_spans(conn, row)
+            rows = conn.execute(_TRACE_SELECT + " WHERE t.trace_key = (SELECT trace_key FROM traces"
+                                " WHERE trace_id = %s)", (tid,)).fetchall()
+            return _traces(conn, rows, include_spans=True)[0] if rows else None
 
         return self._session(read)
 
     @_reads
     def search_traces(
         self,
-        max_results: Optional[int] = 100,
+        filter_string: Optional[str] = "",
+        order_by: Optional[Sequence[str]] = None,
+        max_results: Optional[int] = DEFAULT_MAX_RESULTS,
+        page_token: Optional[str] = None,
+        include_spans: bool = True,
         *,
         status: Optional[str] = None,
         root_span_name: Optional[str] = None,
         min_start_time: Optional[TimeLike] = None,
         max_start_time: Optional[TimeLike] = None,
-        include_spans: bool = True,
-    ) -> List[Trace]:
-        """Stored traces, newest (latest start) first. See :func:`otel_genai.store.search_traces`."""
+    ) -> PagedList:
+        """Traces matching ``filter_string``, one page; see :meth:`TraceStore.search_traces`. The
+        filter and order run in SQL over ``trace_index`` (:mod:`otel_genai.store.query`, :data:`DIALECT`)."""
+        filter_string, max_results = search_arguments(filter_string, max_results)
+        conditions = parse_filter(filter_string) + legacy_filter(
+            status, root_span_name,
+            None if min_start_time is None else to_ns(min_start_time),
+            None if max_start_time is None else to_ns(max_start_time),
+        )
+        order = parse_order_by(order_by)
+        offset = decode_page_token(page_token)
         if max_results is not None and max_results <= 0:
-            return []
-        where, params = [], []
-        if status is not None:
-            wanted = status.upper()
-            if wanted not in ("OK", "ERROR"):
-                raise ValueError(f"status must be 'OK' or 'ERROR', not {status!r}")
-            # narrowed in SQL by the stored root's status; root-less traces take it from a stand-in: below
-            op = "=" if wanted == "ERROR" else "IS DISTINCT FROM"
-            where.append(f"(root_span_id IS NULL OR root_status_code {op} 'ERROR')")
-        else:
-            wanted = None
-        if root_span_name is not None:
-            where.append("(root_span_name = %s OR root_span_id IS NULL)")
-            params.append(root_span_name)
-        if min_start_time is not None:
-            where.append("start_time_ns >= %s")
-            params.append(to_ns(min_start_time))
-        if max_start_time is not None:
-            where.append("start_time_ns <= %s")
-            params.append(to_ns(max_start_time))
-        sql = _TRACE_SELECT
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY start_time_ns DESC, trace_id DESC"
+            return PagedList([], None)
+        where, params = compile_filter(conditions, DIALECT)
+        sql = f"{_TRACE_SELECT} WHERE {where} ORDER BY {compile_order(order, DIALECT)} LIMIT %s OFFSET %s"
+        params += [None if max_results is None else max_results + 1, offset]  # LIMIT NULL: no limit
 
-        chunk = max_results if max_results is not None else _FETCH_CHUNK
-
-        def read(conn: Any) -> List[Trace]:
-            out: List[Trace] = []
-            # a server-side cursor: rows come a chunk at a time, not the whole table at once
-            with conn.cursor(name="otel_genai_search") as cursor:
-                cursor.execute(sql, params)
-                while max_results is None or len(out) < max_results:
-                    rows = cursor.fetchmany(chunk)
-                    if not rows:
-                        break
-                    if include_spans:
-                        traces = [self._trace_with_spans(conn, row) for row in rows]
-                    else:
-                        traces = self._traces_without_spans(conn, rows)
-                    for trace in traces:
-                        info = trace.info
-                        if wanted is not None and info.status != wanted:
-                            continue
-                        if root_span_name is not None and info.root_span_name != root_span_name:
-                            continue
-                        out.append(trace)
-                        if max_results is not None and len(out) >= max_results:
-                            break
-            return out
+        def read(conn: Any) -> PagedList:
+            rows = conn.execute(sql, params).fetchall()
+            more = max_results is not None and len(rows) > max_results
+            if more:
+                rows = rows[:max_results]
+            traces = _traces(conn, rows, include_spans)
+            return PagedList(traces, encode_page_token(offset + len(rows)) if more else None)
 
         return self._session(read)
 
-    # --- helpers (a connection held) ----------------------------------------------------------
 
-    def _trace_with_spans(self, conn: Any, row: tuple) -> Trace:
-        """A trace row and all its spans; root stand-in and usage computed from the spans."""
-        spans = self._load_spans(conn, row[0], row[1])
-        nodes = [(s.span_id, s.parent_id, s.name, s.status) for s in spans]
-        return _trace(row, spans, nodes, aggregate_span_usage(spans))
+class _Batch(NamedTuple):
+    """One batch's rows and summaries, computed before its transaction (:meth:`PostgresTraceStore._write`)."""
 
-    def _traces_without_spans(self, conn: Any, rows: Sequence[tuple]) -> List[Trace]:
-        """Trace rows as traces without spans: usage from the spans' stored ``token_usage`` (for the
-        traces that have some), a root stand-in read only for root-less traces."""
-        usage_keys = [row[0] for row in rows if row[9]]
-        usage: Dict[int, Any] = {}
-        if usage_keys:
-            nodes: Dict[int, list] = {}
-            for key, sid, pid, tokens in conn.execute(_USAGE_NODES_SELECT, (usage_keys,)):
-                nodes.setdefault(key, []).append((sid, pid, tokens))
-            usage = {key: aggregate_token_usage(n) for key, n in nodes.items()}
-        rootless = [row[0] for row in rows if row[4] is None]
-        root_nodes: Dict[int, list] = {}
-        if rootless:
-            for key, *node in conn.execute(_ROOT_NODES_SELECT, (rootless,)):
-                root_nodes.setdefault(key, []).append(tuple(node))
-        return [_trace(row, [], root_nodes.get(row[0], ()), usage.get(row[0])) for row in rows]
-
-    @staticmethod
-    def _load_spans(conn: Any, trace_key: int, trace_id: str) -> List[Span]:
-        resources: dict = {}
-        spans = []
-        for (sid, pid, name, kind, start, end, code, message, attrs, events, res, scope,
-             scope_version) in conn.execute(_SPAN_SELECT, (trace_key,)):
-            if res is not None:
-                parsed = resources.get(res)
-                if parsed is None:
-                    parsed = resources[res] = json.loads(res)
-                res = dict(parsed)
-            spans.append(Span(
-                trace_id=trace_id, span_id=sid, parent_id=pid, name=name, kind=kind,
-                start_time_ns=start, end_time_ns=end, status=code, status_message=message,
-                attributes=json.loads(attrs), events=json.loads(events) if events else [],
-                resource_attributes=res or {}, scope_name=scope, scope_version=scope_version,
-            ))
-        return spans
+    resources: Dict[str, str]  # resource_id -> attributes JSON
+    summaries: List[Tuple[str, TraceSummary]]  # by trace id
+    details: Dict[str, TraceDetails]
+    carried: Dict[str, tuple]  # trace_id -> (tags, metadata) the spans carry
+    spans: Dict[tuple, tuple]  # (trace_id, span_id) -> spans row (trace_id first)
+    span_types: Dict[tuple, tuple]  # (trace_id, span_id) -> span_index row (trace_id first)
+    nodes: Dict[str, list]  # trace_id -> (span_id, parent_id, name, status, usage, cost, start)
 
 
-def _trace(row: tuple, spans: List[Span], root_nodes: Sequence[tuple], usage: Optional[dict]) -> Trace:
-    """A :class:`Trace` from a ``_TRACE_SELECT`` row; ``root_nodes`` (start order) give the stand-in
-    root when the row has no root."""
-    _key, tid, start, end, root_id, root_name, root_status, model, _model_start, _has_usage = row
-    if root_id is None:
-        found = stand_in_root(root_nodes)
-        if found is not None:
-            root_name, root_status = found
+def _text_details(details: TraceDetails) -> TraceDetails:
+    """``details`` with :func:`_text` applied to its strings (previews, provider, service)."""
+    return TraceDetails(*_texts(details))
+
+
+def _write_index(cur: Any, traces: Sequence[tuple], fresh: Dict[str, list]) -> None:
+    """Upsert the ``trace_index`` rows of ``traces`` (``(trace_key, trace_id, TraceSummary,
+    TraceDetails)``, their rows locked), reading the stored spans of those that need them
+    (:func:`~otel_genai.store.summary.needs_spans`); ``fresh``: the batch's spans of traces new to the
+    store (all their spans: nothing is read). As the SQLite adapter's ``_write_index``."""
+    wanted = [t[0] for t in traces if t[1] not in fresh and needs_spans(t[2])]
+    nodes: Dict[Any, list] = {}
+    if wanted:
+        for key, *node in cur.execute(_INDEX_NODES_SELECT, (wanted,)):
+            nodes.setdefault(key, []).append(node)
+    rows = []
+    for key, tid, summary, details in traces:
+        found = fresh.get(tid)
+        if found is None:
+            found = nodes.get(key, ())
+        elif summary.root_span_id is None and len(found) > 1:
+            found = sorted(found, key=lambda n: n[6])  # start order, for the stand-in root
+        index = index_trace(summary, details, found if needs_spans(summary) else ())
+        rows.append(_texts((key, tid, summary.start_time_ns, *index, details.provider_start_ns, bool(details.root_seen),
+                            details.request_preview, details.request_rank, details.response_preview,
+                            details.response_rank)))
+    rows.sort()
+    cur.execute(_UPSERT_INDEX, _columns(rows, 25))
+
+
+def _key_values(conn: Any, table: str, keys: Sequence[int]) -> Dict[int, Dict[str, str]]:
+    out: Dict[int, Dict[str, str]] = {}
+    if keys:
+        for key, k, v in conn.execute(f"SELECT trace_key, key, value FROM {table} WHERE trace_key = ANY(%s)", (list(keys),)):
+            out.setdefault(key, {})[k] = v
+    return out
+
+
+def _traces(conn: Any, rows: Sequence[tuple], include_spans: bool) -> List[Trace]:
+    """``_TRACE_SELECT`` rows as traces, with their tags and metadata (and spans: one query for all)."""
+    keys = [row[0] for row in rows]
+    tags = _key_values(conn, "trace_tags", keys)
+    metadata = _key_values(conn, "trace_metadata", keys)
+    spans = _load_spans(conn, {row[0]: row[1] for row in rows}) if include_spans and rows else {}
+    out = []
+    for row in rows:
+        found = spans.get(row[0], [])
+        usage = aggregate_span_usage(found) if include_spans else parse_token_usage(row[13])
+        out.append(_trace(row, found, usage, tags.get(row[0], {}), metadata.get(row[0], {})))
+    return out
+
+
+def _load_spans(conn: Any, trace_ids: Dict[int, str]) -> Dict[int, List[Span]]:
+    """``{trace_key: [Span, ...] in start order}`` of the traces ``{trace_key: trace_id}``."""
+    resources: dict = {}
+    out: Dict[int, List[Span]] = {}
+    for (key, sid, pid, name, kind, start, end, code, message, attrs, events, res, scope,
+         scope_version, cost) in conn.execute(_SPANS_SELECT, (list(trace_ids),)):
+        if res is not None:
+            parsed = resources.get(res)
+            if parsed is None:
+                parsed = resources[res] = json.loads(res)
+            res = dict(parsed)
+        out.setdefault(key, []).append(Span(
+            trace_id=trace_ids[key], span_id=sid, parent_id=pid, name=name, kind=kind,
+            start_time_ns=start, end_time_ns=end, status=code, status_message=message,
+            attributes=json.loads(attrs), events=json.loads(events) if events else [],
+            resource_attributes=res or {}, scope_name=scope, scope_version=scope_version,
+            cost=parse_cost(cost),
+        ))
+    return out
+
+
+def _trace(row: tuple, spans: List[Span], usage: Optional[dict], tags: dict, metadata: dict) -> Trace:
+    """A :class:`Trace` from a ``_TRACE_SELECT`` row (as the SQLite adapter builds it)."""
+    (_key, tid, start, end, _root_id, state, status, name, _ts, _dur, _in, _out, _total, _usage, _in_cost,
+     _out_cost, _total_cost, cost, model, provider, service, request_preview, response_preview) = row
     info = TraceInfo(
         trace_id=tid,
-        status=trace_status(root_status),
+        status=status,
         start_time_ns=start,
         end_time_ns=end,
-        root_span_name=root_name,
+        root_span_name=name,
         token_usage=usage,
         model=model,
+        state=state,
+        tags=tags,
+        trace_metadata=metadata,
+        cost=parse_cost(cost),
+        request_preview=request_preview,
+        response_preview=response_preview,
+        provider=provider,
+        service_name=service,
     )
     return Trace(info=info, data=TraceData(spans=spans))
