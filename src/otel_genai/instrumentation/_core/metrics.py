@@ -14,6 +14,11 @@ span so exemplars point at it), by:
   every call that finished before it: nothing is lost or late at export;
 * the caller itself, when ``_MAX_PENDING`` calls are pending (the thread cannot keep up): the queue
   is bounded and never drops a measurement.
+
+Counters (the latest-experimental ``gen_ai.client.inference.usage.*``) are summed per counter and
+attribute set over one drain and added once: a counter reports a sum, so the exported value is the
+same, at one SDK call per attribute set instead of one per finished call. Histograms are recorded
+once per measurement (their buckets, min and max need each value).
 """
 
 from __future__ import annotations
@@ -133,8 +138,10 @@ class GenAIMetrics:
         first_chunk_s: float | None = None,
         chunk_intervals_s: list[float] | None = None,
         context: Any = None,
+        adds: "CounterSums | None" = None,
     ) -> None:
-        """Record one finished operation now (durations in seconds, usage in tokens)."""
+        """Record one finished operation now (durations in seconds, usage in tokens); this dialect
+        has no counters, so ``adds`` is unused."""
         self.duration.record(duration_s, attrs, context)
         if usage is not None:
             if usage.input_tokens is not None:
@@ -221,8 +228,11 @@ class LatestGenAIMetrics(GenAIMetrics):
         first_chunk_s: float | None = None,
         chunk_intervals_s: list[float] | None = None,
         context: Any = None,
+        adds: "CounterSums | None" = None,
     ) -> None:
-        """Record one finished operation now (durations in seconds, usage in tokens)."""
+        """Record one finished operation now (durations in seconds, usage in tokens). The usage
+        counters go to ``adds`` when given (summed over a drain, see the module docstring), else
+        are added at once."""
         inference = attrs.get(A.GEN_AI_OPERATION_NAME) in M.INFERENCE_OPERATIONS
         (self.inference_duration if inference else self.duration).record(duration_s, attrs, context)
         if usage is not None:
@@ -233,6 +243,7 @@ class LatestGenAIMetrics(GenAIMetrics):
             if usage.output_tokens is not None:
                 self.output_tokens.record(usage.output_tokens, attrs, context)
             by_modality = {**attrs, M.TOKEN_MODALITY: M.TOKEN_MODALITY_UNKNOWN}
+            sums = adds if adds is not None else CounterSums()
             for counter, count in (
                 (self.usage_input, usage.input_tokens),
                 (self.usage_output, usage.output_tokens),
@@ -241,8 +252,43 @@ class LatestGenAIMetrics(GenAIMetrics):
                 (self.usage_reasoning, usage.reasoning_output_tokens),
             ):
                 if count:
-                    counter.add(count, by_modality, context)
+                    sums.add(counter, count, by_modality, context)
+            if adds is None:
+                sums.flush()
         self._record_chunks(attrs, first_chunk_s, chunk_intervals_s, context)
+
+
+class CounterSums:
+    """Counter increments summed per (counter, attribute set) until :meth:`flush` adds each sum once.
+
+    The exemplar context kept for a sum is its last increment's (an exemplar is a sample)."""
+
+    __slots__ = ("_sums",)
+
+    def __init__(self) -> None:
+        self._sums: dict[tuple, list] = {}
+
+    def add(self, counter: Any, amount: int, attrs: dict[str, Any], context: Any) -> None:
+        key = (id(counter), *attrs.items())
+        try:
+            entry = self._sums.get(key)
+        except TypeError:  # an unhashable attribute value: no summing, add it as it is
+            counter.add(amount, attrs, context)
+            return
+        if entry is None:
+            self._sums[key] = [counter, amount, attrs, context]
+        else:
+            entry[1] += amount
+            entry[3] = context
+
+    def flush(self) -> None:
+        """``Counter.add`` each sum once, then forget them."""
+        sums, self._sums = self._sums, {}
+        for counter, amount, attrs, context in sums.values():
+            try:
+                counter.add(amount, attrs, context)
+            except Exception:
+                log_fault("GenAIMetrics counter add")
 
 
 # --- the queue and its drains ----------------------------------------------------------------------
@@ -257,6 +303,7 @@ def drain(timeout_s: float = -1) -> bool:
     """Record every pending measurement now; ``False`` if another drain held the lock past ``timeout_s``."""
     if not _drain_lock.acquire(timeout=timeout_s):
         return False
+    adds = CounterSums()
     try:
         popleft = _pending.popleft
         while _pending:
@@ -267,9 +314,10 @@ def drain(timeout_s: float = -1) -> bool:
                 if chunk_times and len(chunk_times) > 1:
                     intervals = [b - a for a, b in zip(chunk_times, chunk_times[1:])]
                 attrs = GenAIMetrics.attributes(span_attributes, response_model, error)
-                metrics.record(attrs, duration, usage, first_chunk, intervals, context)
+                metrics.record(attrs, duration, usage, first_chunk, intervals, context, adds)
             except Exception:
                 log_fault("GenAIMetrics.record")
+        adds.flush()
     finally:
         _drain_lock.release()
     return True
