@@ -335,3 +335,75 @@ async def test_astream_of_a_fake_model_in_a_chain_is_one_chat_span_under_the_cha
     assert spans["chat"].parent.span_id == spans["RunnableSequence"].context.span_id
     (output,) = json.loads(spans["chat"].attributes["gen_ai.output.messages"])
     assert output["parts"] == [{"type": "text", "content": "one two"}]
+
+
+@pytest.mark.parametrize("sdk", [False, True], ids=["langchain", "langchain+google_genai"])
+def test_chat_google_generative_ai_is_one_chat_span_with_or_without_the_sdk_instrumentor(sdk, telemetry, instrumentors):
+    from langchain_google_genai import ChatGoogleGenerativeAI
+
+    from otel_genai.demo.server import LoopbackServer
+    from otel_genai.instrumentation.google_genai import GoogleGenAIInstrumentor
+
+    instrumentors(LangChainInstrumentor)
+    if sdk:
+        instrumentors(GoogleGenAIInstrumentor)
+    with LoopbackServer(fixture.respond) as server:
+        model = ChatGoogleGenerativeAI(model="gemini-2.5-flash", base_url=server.base_url, google_api_key="k", max_retries=0)
+        assert chain_of(model).invoke({"topic": "tracing"})
+    spans = by_name(telemetry.spans())
+    assert set(spans) == {"RunnableSequence", "PromptTemplate", "chat gemini-2.5-flash", "StrOutputParser"}
+    chat = spans["chat gemini-2.5-flash"]
+    assert chat.parent.span_id == spans["RunnableSequence"].context.span_id
+    assert chat.attributes["gen_ai.provider.name"] == "gcp.gemini"
+    assert chat.instrumentation_scope.name == f"otel_genai.instrumentation.{'google_genai' if sdk else 'langchain'}"
+    assert chat.attributes["gen_ai.usage.input_tokens"] > 0 and chat.attributes["gen_ai.usage.output_tokens"] > 0
+    if sdk:
+        assert chat.attributes["server.address"] == "127.0.0.1"
+    (duration,) = telemetry.metric_points("gen_ai.client.operation.duration")
+    assert duration.count == 1
+
+
+def test_a_retriever_run_is_a_retriever_span_with_its_documents_as_outputs(telemetry, instrumentors):
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    class Shelf(BaseRetriever):
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+            return [Document("Spans nest.", metadata={"source": "a.md"}), Document("Traces tell.", metadata={"source": "b.md"})]
+
+    instrumentors(LangChainInstrumentor, "SPAN_ONLY")
+    assert len(Shelf().invoke("how do spans relate?")) == 2
+    (span,) = telemetry.spans()
+    assert (span.name, span.attributes["mlflow.spanType"]) == ("Shelf", "RETRIEVER")
+    assert json.loads(span.attributes["mlflow.spanInputs"]) == "how do spans relate?"
+    assert json.loads(span.attributes["mlflow.spanOutputs"]) == [
+        {"page_content": "Spans nest.", "metadata": {"source": "a.md"}},
+        {"page_content": "Traces tell.", "metadata": {"source": "b.md"}},
+    ]
+
+
+def test_a_compiled_graph_is_an_agent_span_with_its_nodes_under_it(telemetry, instrumentors):
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict):
+        text: str
+
+    instrumentors(LangChainInstrumentor)
+    graph = StateGraph(State)
+    graph.add_node("draft", lambda state: {"text": state["text"] + " drafted"})
+    graph.add_node("review", lambda state: {"text": state["text"] + " reviewed"})
+    graph.add_edge(START, "draft")
+    graph.add_edge("draft", "review")
+    graph.add_edge("review", END)
+    app = graph.compile(name="writer")
+    assert app.invoke({"text": "memo"}, {"configurable": {"thread_id": "t-1"}}) == {"text": "memo drafted reviewed"}
+    spans = telemetry.spans()
+    (root,) = [s for s in spans if s.parent is None]
+    assert root.name == "invoke_agent writer"
+    assert root.attributes["gen_ai.agent.name"] == "writer" and root.attributes["mlflow.spanType"] == "AGENT"
+    assert root.attributes["gen_ai.conversation.id"] == "t-1"
+    steps = sorted((s for s in spans if s.parent and s.parent.span_id == root.context.span_id), key=lambda s: s.start_time)
+    assert [s.name for s in steps] == ["draft", "review"]
