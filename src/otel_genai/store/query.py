@@ -359,7 +359,8 @@ class Dialect:
             rewritten to ``GLOB`` (SQLite, whose ``LIKE`` ignores ASCII case).
         json_text: SQL of a JSON-text column's value at one key, as text (string as is, else its
             JSON): a format string with ``{col}`` and ``{param}`` (the key).
-        nulls_last: ``ORDER BY`` suffix putting NULLs last, or ``None`` (emulated with ``IS NULL``).
+        nulls_last: ``ORDER BY`` suffix putting NULLs last (``NULLS LAST``: SQLite >= 3.30, PostgreSQL),
+            or ``None`` (emulated with ``IS NULL``).
     """
 
     placeholder: str
@@ -392,7 +393,7 @@ _TRACE_COLUMNS = {
     "cost": "t.total_cost",
 }
 
-SQLITE = Dialect(placeholder="?", trace_columns=_TRACE_COLUMNS)
+SQLITE = Dialect(placeholder="?", trace_columns=_TRACE_COLUMNS, nulls_last="NULLS LAST")  # SQLite >= 3.30
 POSTGRESQL = Dialect(
     placeholder="%s",
     trace_columns=_TRACE_COLUMNS,
@@ -437,9 +438,16 @@ def _string_test(dialect: Dialect, expr: str, op: str, value: str, params: List[
     return f"{expr} {op} {p}"
 
 
-def compile_filter(conditions: Filter, dialect: Dialect) -> Tuple[str, List[Any]]:
+def compile_filter(conditions: Filter, dialect: Dialect,
+                   selective: Optional[Any] = None) -> Tuple[str, List[Any]]:
     """``(where_sql, params)`` for ``conditions`` (``"1=1"`` when there are none), referencing the
-    trace row as ``t``; see :class:`Dialect`. Every value is a parameter."""
+    trace row as ``t``; see :class:`Dialect`. Every value is a parameter.
+
+    ``selective(comparison) -> bool``: for a ``tag``/``metadata`` equality, whether few traces
+    have that key and value (the backend can tell from its index); those are compiled as
+    ``trace_key IN (SELECT ...)`` so the query is driven from the tag index, the others as
+    ``EXISTS`` probes while walking the traces in order (fast when many match).
+    """
     if not conditions:
         return "1=1", []
     p = dialect.placeholder
@@ -459,7 +467,10 @@ def compile_filter(conditions: Filter, dialect: Dialect) -> Tuple[str, List[Any]
             table = dialect.tags_table if field.kind == "tag" else dialect.metadata_table
             params.append(field.name)
             test = _string_test(dialect, "g.value", op, str(value), params)
-            parts.append(f"EXISTS (SELECT 1 FROM {table} g WHERE g.trace_key = {key_col} AND g.key = {p} AND {test})")
+            if op == "=" and selective is not None and selective(cond):
+                parts.append(f"{key_col} IN (SELECT g.trace_key FROM {table} g WHERE g.key = {p} AND {test})")
+            else:
+                parts.append(f"EXISTS (SELECT 1 FROM {table} g WHERE g.trace_key = {key_col} AND g.key = {p} AND {test})")
         elif field.kind == "span":
             if field.name == "name":
                 test = _string_test(dialect, "s.name", op, str(value), params)
@@ -478,17 +489,28 @@ def compile_filter(conditions: Filter, dialect: Dialect) -> Tuple[str, List[Any]
     return " AND ".join(parts), params
 
 
+#: order keys whose column can be NULL (no tokens, no cost)
+_NULLABLE_ORDER = {"total_tokens", "cost"}
+
+
 def compile_order(order: Sequence[OrderKey], dialect: Dialect) -> str:
-    """``ORDER BY`` body for ``order``: NULLs (no tokens, no cost) last, then newest first, then trace id."""
+    """``ORDER BY`` body for ``order``: NULLs (no tokens, no cost) last, then newest first, then
+    trace id. ``timestamp_ms`` sorts on the start in ns (its index), with the trace id in the same
+    direction, so newest-first pages are read off the index without sorting."""
     parts = []
+    ts, tid = dialect.trace_columns["start_time_ns"], dialect.trace_columns["trace_id"]
     for key in order:
-        column = dialect.trace_columns[key.field]
         direction = "DESC" if key.descending else "ASC"
-        if dialect.nulls_last:
+        if key.field == "timestamp_ms":
+            parts.append(f"{ts} {direction}, {tid} {direction}")
+            return ", ".join(parts)
+        column = dialect.trace_columns[key.field]
+        if key.field not in _NULLABLE_ORDER:
+            parts.append(f"{column} {direction}")
+        elif dialect.nulls_last:
             parts.append(f"{column} {direction} {dialect.nulls_last}")
         else:
             parts.append(f"({column} IS NULL), {column} {direction}")
-    ts, tid = dialect.trace_columns["start_time_ns"], dialect.trace_columns["trace_id"]
     parts.append(f"{ts} DESC, {tid} DESC")
     return ", ".join(parts)
 

@@ -847,11 +847,12 @@ class SQLiteTraceStore:
         offset = decode_page_token(page_token)
         if max_results is not None and max_results <= 0:
             return PagedList([], None)
-        where, params = compile_filter(conditions, SQLITE)
-        sql = f"{_TRACE_SELECT} WHERE {where} ORDER BY {compile_order(order, SQLITE)} LIMIT ? OFFSET ?"
-        params += [-1 if max_results is None else max_results + 1, offset]
         with self._lock:
-            rows = self._connection().execute(sql, params).fetchall()
+            conn = self._connection()
+            where, params = compile_filter(conditions, SQLITE, lambda cond: _few_traces(conn, cond))
+            sql = f"{_TRACE_SELECT} WHERE {where} ORDER BY {compile_order(order, SQLITE)} LIMIT ? OFFSET ?"
+            params += [-1 if max_results is None else max_results + 1, offset]
+            rows = conn.execute(sql, params).fetchall()
             more = max_results is not None and len(rows) > max_results
             if more:
                 rows = rows[:max_results]
@@ -900,6 +901,19 @@ def _has_index(conn: sqlite3.Connection) -> bool:
     names = {r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' UNION SELECT name FROM sqlite_temp_master WHERE type = 'table'")}
     return all(t in names for t in _INDEX_TABLES)
+
+
+#: a tag / metadata value held by fewer traces than this drives the query from its index
+_FEW_TRACES = 2000
+
+
+def _few_traces(conn: sqlite3.Connection, cond: Any) -> bool:
+    """Whether fewer than :data:`_FEW_TRACES` traces have this tag / metadata key and value (one
+    probe of the covering ``(key, value)`` index, at most that many entries read)."""
+    table = "trace_tags" if cond.field.kind == "tag" else "trace_metadata"
+    found = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE key = ? AND value = ? LIMIT ?)",
+                         (cond.field.name, str(cond.value), _FEW_TRACES)).fetchone()[0]
+    return found < _FEW_TRACES
 
 
 def _trace_keys(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> Dict[str, int]:
