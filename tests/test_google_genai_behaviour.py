@@ -384,3 +384,19 @@ def test_bare_parts_and_an_uploaded_file_are_one_user_message(canned, telemetry,
         {"type": "text", "content": "Summarise this."},
         {"type": "file", "modality": "application", "file_id": uploaded.uri, "mime_type": "application/pdf"},
     ]}
+
+
+def test_a_config_the_sdk_refuses_raises_the_sdks_error_as_without_us(canned, telemetry, instrument):
+    bad = {"tools": [get_weather], "automatic_function_calling": {"maximum_remote_calls": "many"}}
+
+    def call():
+        client(canned.play(text("x", "unused"))).models.generate_content(model=MODEL, contents="Hi", config=bad)
+
+    with pytest.raises(Exception) as bare:
+        call()
+    instrument()
+    with pytest.raises(Exception) as traced:
+        call()
+    assert type(traced.value) is type(bare.value) and str(traced.value) == str(bare.value)
+    (span,) = telemetry.spans()  # traced as a plain call that failed, not skipped as a fault of ours
+    assert span.status.status_code is StatusCode.ERROR and span.name == f"chat {MODEL}"

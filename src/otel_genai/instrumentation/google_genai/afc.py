@@ -75,9 +75,12 @@ def afc_active(config: Any) -> bool:
         return False
     from google.genai import _extra_utils  # imported by the SDK already: its models module needs it
 
-    if _extra_utils.should_disable_afc(config):
+    try:
+        if _extra_utils.should_disable_afc(config):
+            return False
+        return not _extra_utils.find_afc_incompatible_tool_indexes(config)
+    except Exception:  # a config the SDK itself will refuse (it raises its own error): no loop to trace
         return False
-    return not _extra_utils.find_afc_incompatible_tool_indexes(config)
 
 
 class AutomaticFunctionCalling(GenerateContent):
