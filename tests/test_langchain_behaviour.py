@@ -407,3 +407,38 @@ def test_a_compiled_graph_is_an_agent_span_with_its_nodes_under_it(telemetry, in
     assert root.attributes["gen_ai.conversation.id"] == "t-1"
     steps = sorted((s for s in spans if s.parent and s.parent.span_id == root.context.span_id), key=lambda s: s.start_time)
     assert [s.name for s in steps] == ["draft", "review"]
+
+
+def test_what_a_tool_traces_itself_nests_under_its_span_and_the_context_is_restored(telemetry, instrumentors):
+    instrumentors(LangChainInstrumentor)
+    tracer = telemetry.tracer_provider.get_tracer("app")
+
+    @tool
+    def search(query: str) -> str:
+        """Search."""
+        with tracer.start_as_current_span("http GET /search"):
+            return "found"
+
+    async def asearch_body(query: str) -> str:
+        with tracer.start_as_current_span("http GET /asearch"):
+            return "found"
+
+    from langchain_core.tools import StructuredTool
+
+    asearch = StructuredTool.from_function(coroutine=asearch_body, name="asearch", description="Search, async.")
+    before = trace_current()
+    assert search.invoke({"query": "q"}) == "found"
+    assert asyncio.run(asearch.ainvoke({"query": "q"})) == "found"
+    assert trace_current() is before  # nothing of ours left current
+    spans = by_name(telemetry.spans())
+    assert spans["http GET /search"].parent.span_id == spans["execute_tool search"].context.span_id
+    assert spans["http GET /asearch"].parent.span_id == spans["execute_tool asearch"].context.span_id
+    with tracer.start_as_current_span("after"):
+        pass
+    assert by_name(telemetry.spans())["after"].parent is None
+
+
+def trace_current():
+    from opentelemetry import context as otel_context
+
+    return otel_context.get_current()

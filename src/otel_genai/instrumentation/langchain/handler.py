@@ -41,6 +41,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, Generation
 from langchain_core.prompt_values import ChatPromptValue, StringPromptValue
 from opentelemetry import context as otel_context
+from opentelemetry.context import _RUNTIME_CONTEXT
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -75,7 +76,7 @@ class _Run:
     makes, and for a run without a span of its own), the context its children start in, its record
     in the framework seam, and the agent it runs in."""
 
-    __slots__ = ("kind", "span", "context", "framework", "agent", "name", "create_agent", "model")
+    __slots__ = ("kind", "span", "context", "framework", "agent", "name", "create_agent", "model", "token")
 
     def __init__(self, kind: str, span: Any, context: Any, framework: Any, agent: _Run | None, name: str) -> None:
         self.kind = kind
@@ -86,6 +87,7 @@ class _Run:
         self.name = name
         self.create_agent = False
         self.model: _ModelCall | None = None
+        self.token: Any = None  # a tool's or retriever's span made current while it runs
 
 
 class _ModelCall:
@@ -158,6 +160,19 @@ def _json(value: Any) -> str | None:
         return None
 
 
+def _restore(run: _Run) -> None:
+    """Detach what :meth:`OtelGenAICallbackHandler._open` attached, if this is the context it was
+    attached in and it is still the current one there (else leave the context as it is: detaching
+    from another context raises, and OpenTelemetry's ``detach`` would log it as an error)."""
+    token, run.token = run.token, None
+    if otel_context.get_current() is not run.context:
+        return
+    try:
+        _RUNTIME_CONTEXT.detach(token)
+    except (ValueError, RuntimeError):  # a token of another contextvars.Context, or used already
+        pass
+
+
 class OtelGenAICallbackHandler(BaseCallbackHandler):
     """Maps LangChain runs to spans (see the module docstring). One instance per ``instrument()``;
     after ``uninstrument()`` (``active`` False) it starts no span and ends the open ones."""
@@ -198,6 +213,12 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         run = _Run(kind, span, context, framework, agent, name)
         if kind == AGENT:
             run.agent = run
+        elif kind in (TOOL, RETRIEVER):
+            # the user's code runs in it: what it traces (an otel_genai.trace span, an HTTP client's
+            # span, an SDK call) nests under it. LangChain starts and ends a tool or retriever run in
+            # one context, the body in a copy of it (BaseTool.run / arun, BaseRetriever.invoke), so
+            # the end can restore it; a chain may be a generator run in its consumer's context: never.
+            run.token = otel_context.attach(context)
         self.runs[run_id] = run
         return run
 
@@ -212,6 +233,8 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
             return
         span = run.span
         try:
+            if run.token is not None:
+                _restore(run)
             if run.framework is not None:
                 frameworks.leave(run.framework)
             if error is not None:
