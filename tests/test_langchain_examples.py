@@ -43,7 +43,7 @@ def test_the_chain_is_a_runnable_sequence_of_its_three_steps_with_one_chat_span(
     tree = capsys.readouterr().out.splitlines()[2:6]
     assert tree[0].startswith("RunnableSequence  [CHAIN]  ")
     assert tree[1].startswith("  PromptTemplate  [CHAIN]  ")
-    assert tree[2].startswith("  chat gpt-4o-mini  [LLM]  ") and "  tokens: input " in tree[2]
+    assert tree[2].startswith("  chat gpt-4o-mini  [CHAT_MODEL]  ") and "  tokens: input " in tree[2]
     assert tree[3].startswith("  StrOutputParser  [CHAIN]  ")
 
 
@@ -75,9 +75,9 @@ def test_the_agent_is_agent_chat_tool_chat_with_the_total_of_its_two_model_calls
     out = capsys.readouterr().out.splitlines()
     tree = out[2:6]
     assert tree[0].startswith("invoke_agent LangGraph  [AGENT]  ")
-    assert tree[1].startswith("  chat gpt-4o-mini  [LLM]  ")
+    assert tree[1].startswith("  chat gpt-4o-mini  [CHAT_MODEL]  ")
     assert tree[2].startswith("  execute_tool get_weather  [TOOL]  ") and tree[2].endswith('  {"city":"Paris"} -> rainy')
-    assert tree[3].startswith("  chat gpt-4o-mini  [LLM]  ")
+    assert tree[3].startswith("  chat gpt-4o-mini  [CHAT_MODEL]  ")
     total = trace.info.token_usage
     assert out[-1].startswith(f"Total tokens: input {total['input_tokens']}, output {total['output_tokens']}, "
                               f"total {total['total_tokens']}")
