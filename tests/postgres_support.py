@@ -90,7 +90,11 @@ class PostgresServer:
 
     # --- life cycle ---------------------------------------------------------------------------
 
-    def start(self) -> "PostgresServer":
+    def start(self, *, durable: bool = False) -> "PostgresServer":
+        """``initdb`` and start the server. ``durable=False`` (the tests): ``fsync=off``, fast, for a
+        cluster no test expects to survive an OS crash; ``durable=True`` (benchmarks): ``fsync`` on,
+        ``synchronous_commit=off``, the durability of SQLite's WAL with ``synchronous=NORMAL``
+        (a commit survives the application's crash, the last ones may be lost with the OS)."""
         self.directory = Path(tempfile.mkdtemp(prefix="otel-genai-pg-"))
         data = self.directory / "data"
         pwfile = self.directory / "pwfile"
@@ -104,10 +108,11 @@ class PostgresServer:
             "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
         )
         atexit.register(self.stop)
-        # fsync off: a test never survives a crash of the server itself, and it is much faster
+        # fsync off for tests: none survives a crash of the server itself, and it is much faster
         options = (
             f"-c listen_addresses={self.host} -c unix_socket_directories={self.directory}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            " -c synchronous_commit=off -c max_connections=200"
+            + ("" if durable else " -c fsync=off -c full_page_writes=off")
         )
         for attempt in range(5):
             self.port = free_port()

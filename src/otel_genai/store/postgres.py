@@ -318,22 +318,25 @@ _INDEX_COLUMNS = (
     "state, status, name, timestamp_ms, execution_time_ms, input_tokens, output_tokens, total_tokens,"
     " token_usage, input_cost, output_cost, total_cost, cost, model, provider, service_name"
 )
+# The batch's rows go in as one array per column (``unnest``), sent in binary (``%b``): a text
+# array literal would have every quote in the attributes' JSON escaped, which costs more than the
+# insert itself.
 _INSERT_RESOURCES = (
     "INSERT INTO resources (resource_id, attributes)"
-    " SELECT * FROM unnest(%s::text[], %s::text[]) ORDER BY 1 ON CONFLICT DO NOTHING"
+    " SELECT * FROM unnest(%b::text[], %b::text[]) ORDER BY 1 ON CONFLICT DO NOTHING"
 )
 # new traces get their row (in trace-id order) and are returned; existing rows are left for the
 # locked merge below
 _INSERT_TRACES = (
     f"INSERT INTO traces (trace_id, {_SUMMARY_COLUMNS})"
-    " SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],"
-    " %s::text[], %s::bigint[], %s::boolean[]) ORDER BY 1 ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id"
+    " SELECT * FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::bigint[], %b::boolean[]) ORDER BY 1 ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id"
 )
 _LOCK_TRACES = (
     "SELECT tr.trace_id, tr.trace_key, " + ", ".join("tr." + c.strip() for c in _SUMMARY_COLUMNS.split(","))
     + ", " + ", ".join("t." + c.strip() for c in _DETAIL_COLUMNS.split(","))
     + " FROM traces tr LEFT JOIN trace_index t ON t.trace_key = tr.trace_key"
-    " WHERE tr.trace_id = ANY(%s::text[]) ORDER BY tr.trace_id FOR UPDATE OF tr"
+    " WHERE tr.trace_id = ANY(%b::text[]) ORDER BY tr.trace_id FOR UPDATE OF tr"
 )
 _UPDATE_TRACE = (
     "UPDATE traces SET start_time_ns = %s, end_time_ns = %s, root_span_id = %s, root_span_name = %s,"
@@ -345,19 +348,19 @@ _SPAN_COLUMNS = (
 )
 _UPSERT_SPANS = (
     f"INSERT INTO spans ({_SPAN_COLUMNS})"
-    " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],"
-    " %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-    " %s::text[]) ORDER BY 1, 2"
+    " SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[],"
+    " %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::text[]) ORDER BY 1, 2"
     " ON CONFLICT (trace_key, span_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _SPAN_COLUMNS.split(", ")[2:])
 )
 _UPSERT_SPAN_INDEX = (
     "INSERT INTO span_index (trace_key, span_id, span_type, cost)"
-    " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) ORDER BY 1, 2"
+    " SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[]) ORDER BY 1, 2"
     " ON CONFLICT (trace_key, span_id) DO UPDATE SET span_type = excluded.span_type, cost = excluded.cost"
 )
 _UPSERT_KEY_VALUES = (
-    "INSERT INTO {table} (trace_key, key, value) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])"
+    "INSERT INTO {table} (trace_key, key, value) SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[])"
     " ORDER BY 1, 2 ON CONFLICT (trace_key, key) DO UPDATE SET value = excluded.value"
 )
 _INDEX_ALL = (
@@ -366,10 +369,10 @@ _INDEX_ALL = (
 )
 _UPSERT_INDEX = (
     f"INSERT INTO trace_index ({_INDEX_ALL}) SELECT * FROM unnest("
-    "%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],"
-    " %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::float8[], %s::float8[], %s::float8[], %s::text[],"
-    " %s::text[], %s::text[], %s::text[], %s::bigint[], %s::boolean[], %s::text[], %s::bigint[], %s::text[],"
-    " %s::bigint[]) ORDER BY 1 ON CONFLICT (trace_key) DO UPDATE SET "
+    "%b::bigint[], %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[],"
+    " %b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::float8[], %b::float8[], %b::float8[], %b::text[],"
+    " %b::text[], %b::text[], %b::text[], %b::bigint[], %b::boolean[], %b::text[], %b::bigint[], %b::text[],"
+    " %b::bigint[]) ORDER BY 1 ON CONFLICT (trace_key) DO UPDATE SET "
     + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _INDEX_ALL.split(",")[1:])
 )
 _INDEX_NODES_SELECT = (
