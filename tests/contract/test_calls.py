@@ -95,7 +95,7 @@ def test_an_sdk_error_passes_through_as_without_us_and_ends_the_span_as_error(st
     traced = _raised(lambda: case.plain(case.client(canned.play(case.error_response(status)))))
     assert type(traced) is type(bare) is case.errors[status]
     assert str(traced) == str(bare)
-    error_type = f"{case.sdk}.{type(traced).__name__}"
+    error_type = f"{case.error_module or case.sdk}.{type(traced).__name__}"
     span = only_span(telemetry, case)
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == error_type
@@ -131,7 +131,7 @@ def test_a_transport_exception_reaches_the_user_as_the_sdk_reports_it(case, tele
     else:
         assert type(traced) is type(bare) is case.connection_error
         assert traced.__cause__ is error
-    error_type = f"{case.sdk}.{type(traced).__name__}" if case.connection_error else "RuntimeError"
+    error_type = f"{case.error_module or case.sdk}.{type(traced).__name__}" if case.connection_error else "RuntimeError"
     assert only_span(telemetry, case).attributes["error.type"] == error_type
 
 

@@ -27,6 +27,7 @@ SPAN_TYPES = {
     A.GenAIOperationName.TEXT_COMPLETION: A.MLflowSpanType.LLM,
     A.GenAIOperationName.GENERATE_CONTENT: A.MLflowSpanType.LLM,
     A.GenAIOperationName.EMBEDDINGS: A.MLflowSpanType.EMBEDDING,
+    A.GenAIOperationName.INVOKE_AGENT: A.MLflowSpanType.AGENT,
 }
 
 _NO_OUTPUT_TOKENS = frozenset({A.GenAIOperationName.EMBEDDINGS})

@@ -135,6 +135,7 @@ def _chunk_text(chunk) -> str:
 CASE = ProviderCase(
     name="google_genai.generate_content",
     sdk="google.genai",
+    error_module="google.genai.errors",
     instrumentor=GoogleGenAIInstrumentor,
     scope="otel_genai.instrumentation.google_genai",
     provider="gcp.gemini",
