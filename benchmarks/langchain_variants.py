@@ -58,11 +58,15 @@ from overhead import CHAT_BODY, MODEL, NullSpanExporter, Variant, median_us, tim
 
 # --- the workload -----------------------------------------------------------------------------------
 _HEADERS = {"content-type": "application/json", "x-request-id": "req_bench"}
+def _answer(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, headers=_HEADERS, content=CHAT_BODY)
+
+
 CHAIN_MODEL = ChatOpenAI(
     model=MODEL,
     api_key="sk-bench",
     base_url="https://api.openai.com/v1",
-    http_client=httpx2.Client(transport=httpx2.MockTransport(lambda request: httpx2.Response(200, headers=_HEADERS, content=CHAT_BODY))),
+    http_client=httpx2.Client(transport=httpx2.MockTransport(_answer)),
     max_retries=0,
     temperature=0.2,
     max_tokens=256,
@@ -195,8 +199,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=60, help="rounds; the variants interleave inside each (default 60)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls after each instrument() (default 3)")
     args = parser.parse_args()
-    print(f"LangChain chain overhead: langchain-core {_version('langchain-core')}, langchain-openai {_version('langchain-openai')}, "
-          f"openai {_version('openai')}, opentelemetry-sdk {_version('opentelemetry-sdk')}, {os.cpu_count()} CPUs")
+    print(f"LangChain chain overhead: langchain-core {_version('langchain-core')}, "
+          f"langchain-openai {_version('langchain-openai')}, openai {_version('openai')}, "
+          f"opentelemetry-sdk {_version('opentelemetry-sdk')}, {os.cpu_count()} CPUs")
     found = variants()
     for variant in list(found[1:]):
         try:

@@ -98,7 +98,10 @@ def expected(interaction: Interaction) -> Expected:
         read, write = usage.get("cache_read_input_tokens"), usage.get("cache_creation_input_tokens")
         total = usage["input_tokens"] + (read or 0) + (write or 0)
         return Expected("chat", request["model"], body["id"], total, usage["output_tokens"], read, write)
-    operation = "embeddings" if path.endswith("/embeddings") else "text_completion" if path.endswith("/completions") and "chat" not in path else "chat"
+    if path.endswith("/embeddings"):
+        operation = "embeddings"
+    else:
+        operation = "text_completion" if path.endswith("/completions") and "chat" not in path else "chat"
     if request.get("stream"):
         events = _sse(interaction)
         usage = next((e["usage"] for e in events if e.get("usage")), None)

@@ -37,8 +37,8 @@ JSON = [("Content-Type", "application/json")]
 
 def fake_model(*texts: str, usage: dict | None = USAGE) -> GenericFakeChatModel:
     """LangChain's own fake chat model (no SDK under it) answering ``texts`` in turn."""
-    messages = [AIMessage(t, id=f"resp-{i}", usage_metadata=usage, response_metadata={"model_name": "fake-1", "finish_reason": "stop"})
-                for i, t in enumerate(texts)]
+    metadata = {"model_name": "fake-1", "finish_reason": "stop"}
+    messages = [AIMessage(t, id=f"resp-{i}", usage_metadata=usage, response_metadata=metadata) for i, t in enumerate(texts)]
     return GenericFakeChatModel(messages=iter(messages))
 
 

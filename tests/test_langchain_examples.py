@@ -35,8 +35,8 @@ def test_the_chain_is_a_runnable_sequence_of_its_three_steps_with_one_chat_span(
     assert chat.attributes["gen_ai.request.temperature"] == 0.7 and chat.attributes["gen_ai.request.max_tokens"] == 1000
     assert "Linus Torvalds" in chat.attributes["gen_ai.input.messages"]
     assert trace.info.token_usage == usage_sum([chat]) and trace.info.token_usage["total_tokens"] > 0
-    assert root.get_attribute("mlflow.spanInputs") == {"person": "Linus Torvalds",
-                                                      "question": "Can I just set everyone's access to sudo to make things easier?"}
+    question = "Can I just set everyone's access to sudo to make things easier?"
+    assert root.get_attribute("mlflow.spanInputs") == {"person": "Linus Torvalds", "question": question}
     assert json.loads(root.attributes["mlflow.spanOutputs"]) == done.stdout.strip()
 
     assert cli_main(["traces", "show", "--last", "--store", str(tmp_path / "traces.db")]) == 0
@@ -69,7 +69,8 @@ def test_the_agent_is_agent_chat_tool_chat_with_the_total_of_its_two_model_calls
     assert tool.attributes["gen_ai.tool.call.result"] == "rainy"
     assert "mlflow.chat.tokenUsage" not in root.attributes and "mlflow.chat.tokenUsage" not in tool.attributes
     assert trace.info.token_usage == usage_sum([first, second])
-    assert trace.info.token_usage["total_tokens"] == sum(s.get_attribute("mlflow.chat.tokenUsage")["total_tokens"] for s in (first, second))
+    totals = [s.get_attribute("mlflow.chat.tokenUsage")["total_tokens"] for s in (first, second)]
+    assert trace.info.token_usage["total_tokens"] == sum(totals)
 
     assert cli_main(["traces", "show", "--last", "--store", str(tmp_path / "traces.db")]) == 0
     out = capsys.readouterr().out.splitlines()

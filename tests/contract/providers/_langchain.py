@@ -40,7 +40,8 @@ def _json(body: dict, status: int = 200) -> Response:
 
 
 def _plain() -> Response:
-    return _json(fixture.chat_completion("chatcmpl-demo-plain", {"role": "assistant", "content": fixture.PLAIN_ANSWER}, "stop", 14, 21))
+    message = {"role": "assistant", "content": fixture.PLAIN_ANSWER}
+    return _json(fixture.chat_completion("chatcmpl-demo-plain", message, "stop", 14, 21))
 
 
 def _tool_call() -> Response:

@@ -67,6 +67,8 @@ HIDDEN_TAG = "langsmith:hidden"
 # run kinds
 CHAIN, AGENT, TOOL, RETRIEVER, MODEL, PASS = "chain", "agent", "tool", "retriever", "model", "pass"
 
+_CONTENT_KEYS = (A.GEN_AI_INPUT_MESSAGES, A.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_SYSTEM_INSTRUCTIONS, A.GEN_AI_TOOL_DEFINITIONS)
+
 #: ``metadata`` keys naming the conversation a run belongs to (LangGraph's ``thread_id``)
 CONVERSATION_KEYS = ("thread_id", "conversation_id", "session_id")
 
@@ -200,7 +202,13 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         return otel_context.get_current(), None
 
     def _open(
-        self, run_id: UUID, kind: str, name: str, parent_run_id: UUID | None, attributes: dict[str, Any], kind_otel: Any = _INTERNAL
+        self,
+        run_id: UUID,
+        kind: str,
+        name: str,
+        parent_run_id: UUID | None,
+        attributes: dict[str, Any],
+        kind_otel: Any = _INTERNAL,
     ) -> _Run:
         parent_context, parent = self._parent(parent_run_id)
         agent = parent.agent if parent is not None else None
@@ -549,16 +557,25 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
                 error_type = record_error(span, error)
             span.set_attributes(response)
             telemetry.metrics.submit(
-                attributes, response.get(A.GEN_AI_RESPONSE_MODEL), error_type, span.get_span_context(), duration, usage, ttfc, chunk_times
+                attributes,
+                response.get(A.GEN_AI_RESPONSE_MODEL),
+                error_type,
+                span.get_span_context(),
+                duration,
+                usage,
+                ttfc,
+                chunk_times,
             )
             if telemetry.logger is not None:
                 event = {**attributes, **response}
-                for key in (A.GEN_AI_INPUT_MESSAGES, A.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_SYSTEM_INSTRUCTIONS, A.GEN_AI_TOOL_DEFINITIONS):
+                for key in _CONTENT_KEYS:
                     event.pop(key, None)
                 event.update(request_content)
                 event.update(content)
                 telemetry.logger.emit(
-                    event_name=A.GEN_AI_INFERENCE_DETAILS_EVENT, attributes=event, context=trace.set_span_in_context(span, run.context)
+                    event_name=A.GEN_AI_INFERENCE_DETAILS_EVENT,
+                    attributes=event,
+                    context=trace.set_span_in_context(span, run.context),
                 )
         finally:
             span.end()

@@ -75,6 +75,9 @@ RESPONSE_FIELDS = (
     ("service_tier", A.OPENAI_RESPONSE_SERVICE_TIER),
 )
 
+#: ``LLMResult.llm_output`` field -> response attribute (the legacy completions models report there)
+LLM_OUTPUT_FIELDS = (("id", A.GEN_AI_RESPONSE_ID), ("model_name", A.GEN_AI_RESPONSE_MODEL), ("model", A.GEN_AI_RESPONSE_MODEL))
+
 #: LangChain message ``type`` -> semconv role
 ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool", "developer": "system"}
 
@@ -255,7 +258,7 @@ def response(result: Any, capture: bool) -> tuple[dict[str, Any], TokenUsage | N
             attrs[attribute] = value
     llm_output = getattr(result, "llm_output", None)
     if isinstance(llm_output, dict):
-        for field, attribute in ((("id"), A.GEN_AI_RESPONSE_ID), ("model_name", A.GEN_AI_RESPONSE_MODEL), ("model", A.GEN_AI_RESPONSE_MODEL)):
+        for field, attribute in LLM_OUTPUT_FIELDS:
             value = llm_output.get(field)
             if attribute not in attrs and isinstance(value, str) and value:
                 attrs[attribute] = value
