@@ -22,3 +22,16 @@ def case(request, monkeypatch, global_tracer_provider):
 def instrument_case(case, instrumentors):
     """Call ``instrument_case(capture_content=..., **instrument_kwargs)``; returns the instrumentor."""
     return partial(instrumentors, case.instrumentor)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out the (case, streaming API) pairs a case does not have (``test_stream_exits``' ``api``
+    index past ``case.streams``): not a skipped test, no test."""
+    keep, absent = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        case, api = params.get("case"), params.get("api")
+        (absent if case is not None and isinstance(api, int) and api >= len(case.streams) else keep).append(item)
+    if absent:
+        config.hook.pytest_deselected(items=absent)
+        items[:] = keep
