@@ -2,13 +2,17 @@
 """Ingest rate of ``otel-genai serve``: spans/s stored through the OTLP/HTTP receiver.
 
     python benchmarks/receiver_ingest.py [--spans 100000] [--batch 512] [--clients 1,4]
+                                         [--encodings protobuf,gzip,json] [--command "python other_server.py"]
 
 For each row, starts ``otel-genai serve`` as its own process (127.0.0.1, a free port, a fresh store
 file in a temporary directory), sends pre-encoded ``ExportTraceServiceRequest`` batches over persistent
 HTTP/1.1 connections from ``--clients`` threads and times from the first request to the last answer.
 Every batch holds new traces (unique ids), so each span is a real insert; each span looks like an
 otel-genai chat span (17 attributes incl. ``mlflow.chat.tokenUsage`` and content, resource and
-scope). Rows: protobuf, protobuf + gzip, OTLP JSON; for each client count. The store's own span
+scope). Rows: protobuf, protobuf + gzip, OTLP JSON (``--encodings``); for each client count.
+``--command`` measures another server instead (it gets ``--port 0 --store PATH`` appended and must print
+``http://HOST:PORT/v1/traces`` on its first line), e.g. an older receiver, for an A/B on the same machine
+under the same load. The store's own span
 count is checked against what was sent after each row. Other load on the machine lowers the
 figures: the load average is printed. A tool for people, not a test: it prints
 figures and exits 0 unless it could not run.
@@ -24,6 +28,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -115,10 +120,13 @@ def send_all(host: str, port: int, bodies: list[bytes], clients: int, encoding: 
     return elapsed
 
 
-def run_row(store_path: str, bodies: list[bytes], clients: int, encoding: str) -> float:
-    """Start ``otel-genai serve`` on a fresh store, send ``bodies``, stop it; the seconds it took."""
+SERVE = [sys.executable, "-m", "otel_genai.cli", "serve"]
+
+
+def run_row(store_path: str, bodies: list[bytes], clients: int, encoding: str, command: list[str] = SERVE) -> float:
+    """Start the server (``otel-genai serve``) on a fresh store, send ``bodies``, stop it; the seconds it took."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "otel_genai.cli", "serve", "--port", "0", "--store", store_path],
+        [*command, "--port", "0", "--store", store_path],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -136,27 +144,33 @@ def main() -> int:
     parser.add_argument("--spans", type=int, default=100_000, help="spans per row (default 100000)")
     parser.add_argument("--batch", type=int, default=512, help="spans per request (default 512, the SDK's batch size)")
     parser.add_argument("--clients", default="1,4", help="concurrent clients, comma-separated (default 1,4)")
+    parser.add_argument("--encodings", default="protobuf,gzip,json", help="bodies, comma-separated (default all three)")
+    parser.add_argument("--command", default=None, help="the server command to measure (default: otel-genai serve)")
     args = parser.parse_args()
     client_counts = [int(c) for c in args.clients.split(",")]
+    encodings = [e for e in args.encodings.split(",") if e]
+    command = shlex.split(args.command) if args.command else SERVE
     count = max(1, args.spans // args.batch)
 
     with tempfile.TemporaryDirectory(prefix="otel-genai-ingest-") as workdir:
-        run_rows(workdir, args.batch, count, client_counts)
+        run_rows(workdir, args.batch, count, client_counts, encodings, command)
     return 0
 
 
-def run_rows(workdir: str, batch: int, count: int, client_counts: list[int]) -> None:
+def run_rows(workdir: str, batch: int, count: int, client_counts: list[int],
+             encodings: list[str] = ["protobuf", "gzip", "json"], command: list[str] = SERVE) -> None:
     print(f"otel-genai serve ingest rate: {count} requests x {batch} spans per row, each row into a fresh store")
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()},"
           f" load average {os.getloadavg()[0]:.1f}")
     print(f"{'body':<16}{'clients':>8}{'spans':>10}{'seconds':>10}{'spans/s':>12}{'MB/s in':>10}")
     template = template_request(batch)
-    for encoding in ("protobuf", "gzip", "json"):
+    print(f"server: {' '.join(command)}")
+    for encoding in encodings:
         for clients in client_counts:
             bodies = batches(template, count, encoding)
             size_mb = sum(len(b) for b in bodies) / 1e6
             store_path = os.path.join(workdir, f"{encoding}-{clients}.db")
-            elapsed = run_row(store_path, bodies, clients, encoding)
+            elapsed = run_row(store_path, bodies, clients, encoding, command)
             with open_store(store_path, read_only=True) as reader:
                 if reader.count_spans() != count * batch:
                     raise SystemExit(f"the store holds {reader.count_spans()} spans, {count * batch} were sent")

@@ -113,8 +113,9 @@ class TraceServer:
         config = uvicorn.Config(
             self.app, http=protocol_factory(read_timeout_s), lifespan="off", log_config=None,
             log_level="warning", access_log=False, proxy_headers=False, server_header=False,
-            date_header=False, timeout_graceful_shutdown=int(math.ceil(read_timeout_s)) + 1,
+            date_header=False, timeout_graceful_shutdown=int(math.ceil(read_timeout_s)) + 1, ws="none",
         )
+        config.load()  # now, not on the first request: a server that says it listens answers at once
         self._uvicorn = _Uvicorn(config)
         self._thread: Optional[threading.Thread] = None
         self._stopped = threading.Event()
