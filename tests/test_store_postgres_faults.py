@@ -430,3 +430,26 @@ def test_an_invalid_record_is_a_write_error_and_nothing_of_the_batch_is_stored(p
         store.write_spans([record("44" * 16, "1" * 16, name="a\x00b", attributes={"k": "v\x00"})])
         (span,) = store.get_trace("44" * 16).data.spans
         assert (span.name, span.attributes) == ("a\ufffdb", {"k": "v\x00"})
+
+
+def test_a_span_attribute_filter_survives_json_postgresql_cannot_read_and_a_parallel_plan(pg):
+    """``span.attributes.<key>`` reads the stored JSON text in SQL; a span whose attributes hold a
+    NaN (Python's json writes it, PostgreSQL's JSON parser refuses it) or a ``\\u0000`` must not fail
+    the search, and neither must a plan that scans in parallel workers."""
+    with psycopg.connect(pg, autocommit=True) as conn:  # every plan parallel where it can be
+        dbname = conn.execute("SELECT current_database()").fetchone()[0]
+        for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0",
+                        "max_parallel_workers_per_gather = 2"):
+            conn.execute(f'ALTER DATABASE "{dbname}" SET {setting}')
+    with open_store(pg) as store:
+        store.write_spans(
+            [record(f"{n:032x}", "1" * 16, attributes={"k": "wanted" if n % 2 else "other", "n": n, "l": [1, 2]})
+             for n in range(1, 401)]
+            + [record("ee" * 16, "1" * 16, attributes={"k": "wanted", "x": float("nan")}),
+               record("ef" * 16, "1" * 16, attributes={"k": "wanted\x00"})]
+        )
+        found = store.search_traces("span.attributes.k = 'wanted'", max_results=None, include_spans=False)
+        assert len(found) == 200  # the NaN span's JSON is unreadable to PostgreSQL: not matched, no error
+        assert [t.info.trace_id for t in store.search_traces("span.attributes.l = '[1,2]'", max_results=3,
+                                                              include_spans=False)] == [f"{n:032x}" for n in (400, 399, 398)]
+        assert len(store.search_traces("span.attributes.n = '7'", include_spans=False)) == 1

@@ -203,9 +203,10 @@ MIGRATIONS: Tuple[Tuple[str, ...], ...] = (
         # a span attribute as the filter grammar compares it: a string as itself, anything else as
         # its JSON text as stored (json, not jsonb, keeps "[1,2]" as written, as SQLite's -> does);
         # NULL, not an error, for a span whose attributes PostgreSQL cannot read as JSON (a NaN,
-        # Python's json writes it) or whose string holds \u0000 (PostgreSQL text cannot)
+        # Python's json writes it) or whose string holds \u0000 (PostgreSQL text cannot). Not
+        # PARALLEL SAFE: its exception block is a subtransaction, which a parallel query cannot start
         """CREATE FUNCTION otel_genai_json_text(doc TEXT, key TEXT) RETURNS TEXT
-        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+        LANGUAGE plpgsql IMMUTABLE AS $$
         DECLARE found JSON;
         BEGIN
             found := doc::json -> key;
