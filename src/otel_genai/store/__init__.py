@@ -16,6 +16,7 @@ Layout, top-down:
 * :mod:`.query`: the ``search_traces`` filter grammar (MLflow's, plus GenAI fields) -> AST -> SQL
   per dialect, ``order_by``, page tokens.
 * :mod:`.pricing`: a span's cost with ``genai-prices``, at store time.
+* :mod:`.export`: traces as JSON lines or OTLP JSON files, and back (``otel-genai traces export|import``).
 * :mod:`.sqlite`: the SQLite adapter, :class:`SQLiteTraceStore` (SQL and connection handling only).
 * :mod:`.otlp`: OTLP export requests (protobuf or JSON) -> :class:`SpanRecord`, and their ingest.
 * :mod:`.receiver`: the HTTP server behind ``otel-genai serve``.

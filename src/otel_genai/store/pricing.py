@@ -126,6 +126,25 @@ def _model_rates(model: str, provider: Optional[str]) -> Any:
     return rates
 
 
+_warm: list = []
+
+
+def warm_up() -> None:
+    """Load ``genai-prices`` (and its price data: ~0.5 s) in a daemon thread, once per process, so
+    the first batch a store prices does not wait for it. Stores call this when opened for writing."""
+    if _warm:
+        return
+    _warm.append(True)
+
+    def load() -> None:
+        try:
+            price("gpt-4o-mini", "openai", {INPUT: 1, OUTPUT: 1})
+        except Exception:  # noqa: BLE001 - only a warm-up
+            _logger.debug("otel-genai: loading genai-prices failed", exc_info=True)
+
+    threading.Thread(target=load, name="otel-genai-prices", daemon=True).start()
+
+
 def price(model: Optional[str], provider: Optional[str], usage: Optional[Mapping[str, int]]) -> Optional[Cost]:
     """``{"input_cost", "output_cost", "total_cost"}`` (USD) of ``usage`` (token counts in
     ``mlflow.chat.tokenUsage`` keys) on ``model`` served by ``provider`` (a ``gen_ai.provider.name``);
@@ -273,5 +292,6 @@ __all__ = [
     "parse_cost",
     "price",
     "provider_id",
+    "warm_up",
     "span_cost",
 ]

@@ -59,7 +59,7 @@ from .interface import (
     to_ns,
 )
 from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
-from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost
+from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost, warm_up
 from .query import (
     DEFAULT_MAX_RESULTS,
     SQLITE,
@@ -410,6 +410,8 @@ class SQLiteTraceStore:
         self._lock = threading.RLock()
         self._resource_cache: dict = {}
         self._conn = self._open(busy_timeout_s)
+        if not read_only:
+            warm_up()  # genai-prices loads while nothing is written yet
 
     # --- connection ---------------------------------------------------------------------------
 
