@@ -38,8 +38,10 @@ from langchain_core.utils.function_calling import convert_to_openai_function
 from langchain_openai import AzureChatOpenAI, ChatOpenAI, OpenAI, OpenAIEmbeddings
 from pydantic import BaseModel, Field
 
+import otel_genai
 from conftest import validate_content
 from langchain_support import Undecodable, expected, inference_spans, load, tree
+from otel_genai.exporters.store import TraceStoreSpanExporter
 from otel_genai.instrumentation.anthropic import AnthropicInstrumentor
 from otel_genai.instrumentation.langchain import LangChainInstrumentor
 from otel_genai.instrumentation.openai import OpenAIInstrumentor
@@ -419,7 +421,8 @@ def _sum(values: list[int | None]) -> int | None:
 @pytest.mark.parametrize("capture", ["NO_CONTENT", "SPAN_ONLY"])
 @pytest.mark.parametrize("sdk", [False, True], ids=["langchain", "langchain+sdk"])
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.cassette)
-def test_recorded_program_traces_its_tree_with_one_span_per_model_call(program, sdk, capture, telemetry, instrumentors, replayer):
+def test_recorded_program_traces_its_tree_with_one_span_per_model_call(program, sdk, capture, telemetry, instrumentors, replayer,
+                                                                       tmp_path):
     try:
         interactions = load(program.cassette)
     except Undecodable as missing:
@@ -462,6 +465,19 @@ def test_recorded_program_traces_its_tree_with_one_span_per_model_call(program, 
         assert {s.instrumentation_scope.name for s in spans} == {"otel_genai.instrumentation.langchain"}
     provider = "azure.ai.openai" if "azure" in program.cassette else program.providers[0]
     assert {span.attributes["gen_ai.provider.name"] for span in inference} == {provider}
+
+    # the trace token total the store reads back (its rule: a span's usage counts unless an ancestor
+    # carries usage) is the sum of the recorded usages
+    if capture == "SPAN_ONLY":
+        store = tmp_path / "traces.db"
+        exporter = TraceStoreSpanExporter(store)
+        exporter.export(spans)
+        exporter.shutdown()
+        traces = otel_genai.search_traces(path=store, max_results=100)
+        totals = [t.info.token_usage or {} for t in traces]
+        traced = [e for _, e in models if sdk or e.operation != "embeddings"]  # an embeddings call is the SDK's span
+        assert sum(u.get("input_tokens", 0) for u in totals) == sum(e.input_tokens or 0 for e in traced)
+        assert sum(u.get("output_tokens", 0) for u in totals) == sum(e.output_tokens or 0 for e in traced)
 
     # GenAI metrics: each model call once
     durations = telemetry.metric_points("gen_ai.client.operation.duration")
