@@ -14,7 +14,7 @@
 ``DELETE /api/traces/{id}``                 delete the trace
 ==========================================  ==============================================================
 
-Errors are ``{"error": message}``: 400 a bad query (a malformed ``filter_string`` says where), 401 no
+Errors are ``{"error": message}``: 413 a body over :data:`MAX_BODY`, 400 a bad query (a malformed ``filter_string`` says where), 401 no
 or wrong bearer token (writes, and reads when the server protects them), 403 a read-only server,
 404 no such trace, 501 a call the store's backend does not offer, 503 the store is busy.
 
@@ -61,6 +61,8 @@ from .ingest import check_token, IngestError
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
+#: the largest request body the API reads (a tag's JSON); ingest has its own limit
+MAX_BODY = 64 * 1024
 SESSION_KEYS = ("session.id", A.GEN_AI_CONVERSATION_ID)
 _COST = "mlflow.llm.cost"
 
@@ -362,8 +364,14 @@ async def _tag(request: Request) -> Response:
     trace_id, key = request.path_params["trace_id"], request.path_params["key"]
     if request.method == "DELETE":
         return await _call(request, True, _delete_tag, trace_id, key)
+    raw = bytearray()
+    async for part in request.stream():
+        raw += part
+        if len(raw) > MAX_BODY:
+            return JSONResponse({"error": f"a tag body is at most {MAX_BODY} bytes"}, status_code=413,
+                                headers={"Connection": "close"})
     try:
-        body = json.loads(await request.body() or b"{}")
+        body = json.loads(bytes(raw) or b"{}")
         value = body["value"] if isinstance(body, dict) else None
     except (ValueError, KeyError):
         value = None
