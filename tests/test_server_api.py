@@ -84,6 +84,7 @@ def test_the_list_and_one_trace_have_the_shapes_the_viewer_reads(server):
     assert agent["parent_id"] is None and chat["parent_id"] == agent["span_id"] and agent["span_type"] == "AGENT"
     assert chat["offset_ms"] >= 0 and chat["kind"] == "CLIENT" and chat["model"] == "gpt-4o-mini-2024-07-18"
     assert chat["token_usage"]["total_tokens"] == 15 and chat["time_to_first_chunk_ms"] == 250
+    assert chat["cost"]["total_cost"] > 0 and chat["cost"] == oldest["cost"]  # its one priced call is the total
     assert chat["attributes"]["gen_ai.request.temperature"] == 0.5
     assert chat["attributes"]["gen_ai.input.messages"].startswith('[{"role":"user"')  # raw, as stored
     assert chat["resource_attributes"]["service.name"] == "api-test" and chat["scope"]["name"] == "api.test"

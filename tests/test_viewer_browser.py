@@ -169,6 +169,7 @@ def test_opening_the_trace_shows_the_tree_the_conversation_and_the_tool_call(ser
     expect(conversation.locator(".toolresult")).to_contain_text(TOOL_RESULT)
     expect(conversation.locator(".msg.output")).to_contain_text(ANSWER.json()["choices"][0]["message"]["content"])
     expect(page.locator("#span")).to_contain_text("input tokens")
+    expect(page.locator("#span tr", has_text="cost")).to_contain_text("$")  # priced by the store (genai-prices)
     page.locator("#raw summary").click()
     expect(page.locator("#raw")).to_contain_text("gen_ai.response.id")
     screenshot(page, f"detail-{backend(store_uri)}")

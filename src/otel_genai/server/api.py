@@ -28,7 +28,8 @@ Shapes (units: ``*_ms`` milliseconds, times in ms since the Unix epoch as floats
   with one), ``tags``, ``span_count``.
 * span: ``span_id``, ``parent_id``, ``name``, ``kind``, ``span_type`` (``mlflow.spanType``), ``offset_ms``
   (from the trace start), ``start_time_ms``, ``duration_ms``, ``status``, ``status_message``,
-  ``model``, ``token_usage`` (the span's own), ``cost``, ``time_to_first_chunk_ms``
+  ``model``, ``token_usage`` (the span's own), ``cost`` (the span's, priced by the store, else its
+  ``mlflow.llm.cost``), ``time_to_first_chunk_ms``
   (``gen_ai.response.time_to_first_chunk``, s in the span), ``attributes`` (raw, JSON-valued strings
   kept as strings), ``events`` (``offset_ms``), ``resource_attributes``, ``scope``.
 
@@ -189,7 +190,7 @@ def span_dict(span: Any, trace_start_ns: int) -> Dict[str, Any]:
         "status_message": span.status_message,
         "model": _span_model(attrs),
         "token_usage": span.token_usage,
-        "cost": _decoded(attrs.get(_COST)),
+        "cost": _json_safe(getattr(span, "cost", None) or _decoded(attrs.get(_COST))),
         "time_to_first_chunk_ms": ttfc * 1000 if isinstance(ttfc, (int, float)) else None,
         "attributes": _json_safe(dict(attrs)),
         "events": [
