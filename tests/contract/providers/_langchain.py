@@ -4,11 +4,10 @@ SDK instrumentor under it: the span is made from LangChain's callbacks), with th
 canned chat bodies. LangChain's streams are generators, not SDK stream objects with ``with`` / ``close()``:
 the stream-exit contract does not apply (``streams=()``); ``tests/test_langchain_*.py`` cover them.
 
-Not registered (``_`` prefix): three generic tests assume an SDK wrapper, which LangChain's callback
-hook is not: ``test_instrumentation``'s scan for wrapped functions, and the ``{sdk}.{class}``
-``error.type`` of ``test_calls``' SDK-error and transport tests (LangChain re-raises the openai errors
-as its own subclasses, ``langchain_openai.chat_models.base.OpenAIRateLimitError``).
-``tests/test_langchain_contract.py`` runs every other contract test on this case."""
+Not registered (``_`` prefix): ``test_instrumentation``'s scan for the SDK functions ``instrument()``
+wrapped assumes a wrapper, which LangChain's callback hook is not (it wraps nothing: it adds one
+handler to LangChain's configure hooks). ``tests/test_langchain_contract.py`` runs every other contract
+test on this case."""
 
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ import httpx2
 import openai
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
+from langchain_openai.chat_models.base import OpenAIInvalidRequestError, OpenAIRateLimitError
 
 from otel_genai.demo import fixture
 from otel_genai.demo.server import Response
@@ -122,8 +122,10 @@ CASE = ProviderCase(
     stream_attributes={},
     partial_attributes={},
     header_attributes={},
-    errors={400: openai.BadRequestError, 429: openai.RateLimitError},
-    connection_error=openai.APIConnectionError,
+    # LangChain re-raises the openai errors as its own subclasses, with the same message
+    errors={400: OpenAIInvalidRequestError, 429: OpenAIRateLimitError},
+    error_module="langchain_openai.chat_models.base",
+    connection_error=None,  # the transport's exception reaches the user as it is
     extraction_faults=((lc_models, "response"),),
     request_fault=(lc_models, "request_attributes"),
     unset_params={"temperature": None, "top_p": None, "max_tokens": None, "stop": None},
