@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar
 
+from opentelemetry.trace import SpanKind
+
+from ...semconv import attributes as A
 from ...semconv.usage import TokenUsage
 
 
@@ -40,6 +43,11 @@ class Operation:
 
     Class attributes:
         operation_name: ``gen_ai.operation.name`` value.
+        span_kind: the span's kind: ``CLIENT`` (semconv v1.41.1: a call to a model or agent service),
+            ``INTERNAL`` for an agent that runs in the user's process (semconv "Invoke agent" span).
+        span_name: ``None`` (the name is ``{gen_ai.operation.name} {gen_ai.request.model}``, or the
+            operation alone without a model), or a method ``span_name(attributes) -> str`` naming the
+            span from its request attributes (e.g. :func:`agent_span_name`).
 
     Instance attributes (set by the instrumentor that builds it):
         stream_types: result types that are streams (wrapped in a proxy, span ends with the stream).
@@ -50,6 +58,8 @@ class Operation:
     """
 
     operation_name: ClassVar[str]
+    span_kind: ClassVar[SpanKind] = SpanKind.CLIENT
+    span_name: ClassVar[Callable[[dict[str, Any]], str] | None] = None
 
     def __init__(
         self,
@@ -81,3 +91,11 @@ class Operation:
     def new_accumulator(self, kwargs: dict[str, Any]) -> StreamAccumulator:
         """A fresh accumulator for a streamed result."""
         raise NotImplementedError
+
+
+def agent_span_name(operation: Operation, attributes: dict[str, Any]) -> str:
+    """An ``invoke_agent`` span's name (semconv v1.41.1 "Invoke agent" span): ``invoke_agent
+    {gen_ai.agent.name}``, or ``invoke_agent`` alone when the agent has no name (whatever the request
+    model). Use as an operation's ``span_name = agent_span_name``."""
+    name = attributes.get(A.GEN_AI_AGENT_NAME)
+    return f"{operation.operation_name} {name}" if isinstance(name, str) and name else operation.operation_name

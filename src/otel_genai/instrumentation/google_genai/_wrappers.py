@@ -196,11 +196,6 @@ class Route:
             invocation = self.telemetry.start(operation, instance, kwargs, context)
             if invocation is None:
                 return None
-            span_name = getattr(operation, "span_name", None)
-            if span_name is not None:
-                name = span_name(kwargs)
-                if name:
-                    invocation.span.update_name(name)
             return invocation, kwargs
         except Exception:
             log_fault("google_genai.route")

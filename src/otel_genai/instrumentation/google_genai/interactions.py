@@ -34,7 +34,7 @@ from ...semconv import attributes as A
 from ...semconv import messages as P
 from ...semconv.usage import TokenUsage
 from .._core.instrumentor import Method
-from .._core.operation import Operation, StreamAccumulator
+from .._core.operation import Operation, StreamAccumulator, agent_span_name
 from . import _common as C
 from .models import ENTRY, api_client_of
 
@@ -141,16 +141,8 @@ class CreateAgentInteraction(CreateInteraction):
     """An agent interaction (``agent=``) -> ``invoke_agent {agent}``."""
 
     operation_name = A.GenAIOperationName.INVOKE_AGENT
-
-    def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = super().request(instance, kwargs)
-        attrs[A.MLFLOW_SPAN_TYPE] = A.MLflowSpanType.AGENT  # see afc._AGENT
-        return attrs
-
-    def span_name(self, kwargs: dict[str, Any]) -> str | None:
-        """``invoke_agent {gen_ai.agent.name}`` (semconv's agent span name; set once started)."""
-        agent = kwargs.get("agent")
-        return f"{self.operation_name} {agent}" if isinstance(agent, str) and agent else None
+    # a remote agent (the service runs it): CLIENT, as every Operation; named ``invoke_agent {agent}``
+    span_name = agent_span_name
 
 
 def _ids(interaction: Any, attrs: dict[str, Any]) -> dict[str, Any]:
