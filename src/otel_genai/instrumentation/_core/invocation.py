@@ -14,7 +14,6 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
-from opentelemetry.trace import SpanKind
 
 from ... import _last_trace
 from ...semconv import attributes as A
@@ -137,8 +136,12 @@ class Invocation:
             span_attributes = dict(attributes)
             for key, value in self.request_content.items():
                 span_attributes[key] = content_json(value)
-        model = attributes.get(A.GEN_AI_REQUEST_MODEL)
-        name = f"{operation.operation_name} {model}" if model else operation.operation_name
+        span_name = operation.span_name  # the operation's naming hook, if any (Operation.span_name)
+        if span_name is None:
+            model = attributes.get(A.GEN_AI_REQUEST_MODEL)
+            name = f"{operation.operation_name} {model}" if model else operation.operation_name
+        else:
+            name = span_name(attributes)
         self.telemetry = telemetry
         self.operation = operation
         self.attributes = attributes
@@ -152,7 +155,7 @@ class Invocation:
         stamp = otel_context.get_value(TRACE_ATTRIBUTES_KEY, parent)
         if stamp:  # inside otel_genai.attributes(...): session, user, tags, metadata
             span_attributes = {**span_attributes, **stamp}
-        self.span = telemetry.tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=span_attributes)
+        self.span = telemetry.tracer.start_span(name, context=parent, kind=operation.span_kind, attributes=span_attributes)
         self.context = otel_context.set_value(GENAI_CALL_KEY, True, trace.set_span_in_context(self.span, parent))
         # a span the sampler dropped records nothing: its output content is not built (unless for the event)
         self.capture_output = telemetry.capture_enabled and (telemetry.logger is not None or self.span.is_recording())
