@@ -90,6 +90,17 @@ def test_a_streamed_fake_model_records_its_first_chunk(telemetry, instrumentors)
     chat = by_name(telemetry.spans())["chat"]
     assert chat.attributes["gen_ai.response.time_to_first_chunk"] > 0
     assert "gen_ai.input.messages" not in chat.attributes and "gen_ai.output.messages" not in chat.attributes
+    assert [key for s in telemetry.spans() for key in s.attributes if key in ("mlflow.spanInputs", "mlflow.spanOutputs")] == []
+
+
+def test_a_streamed_chain_records_its_real_inputs_and_outputs(telemetry, instrumentors):
+    instrumentors(LangChainInstrumentor, "SPAN_ONLY")
+    assert "".join(chain_of(fake_model("one two three")).stream({"topic": "streams"})) == "one two three"
+    spans = by_name(telemetry.spans())
+    # a streamed run starts with {"input": ""}: its inputs arrive with its end
+    assert json.loads(spans["RunnableSequence"].attributes["mlflow.spanInputs"]) == {"topic": "streams"}
+    assert json.loads(spans["RunnableSequence"].attributes["mlflow.spanOutputs"]) == "one two three"
+    assert json.loads(spans["StrOutputParser"].attributes["mlflow.spanOutputs"]) == "one two three"
     (first_chunk,) = telemetry.metric_points("gen_ai.client.operation.time_to_first_chunk")
     assert first_chunk.count == 1
 

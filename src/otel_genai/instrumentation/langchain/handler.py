@@ -235,7 +235,16 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         parent_context, parent = self._parent(parent_run_id)
         self.runs[run_id] = _Run(PASS, None, parent_context, None, parent.agent if parent else None, "")
 
-    def _close(self, run_id: UUID, outputs: Any = None, error: BaseException | None = None, has_outputs: bool = False) -> None:
+    def _close(
+        self,
+        run_id: UUID,
+        outputs: Any = None,
+        error: BaseException | None = None,
+        has_outputs: bool = False,
+        inputs: Any = None,
+    ) -> None:
+        """End a run's span. ``inputs``: the run's input as LangChain gives it at the end of a streamed
+        run (``on_chain_end(..., inputs=)``; its start said only ``{"input": ""}``)."""
         run = self.runs.pop(run_id, None)
         if run is None or run.span is None:
             return
@@ -245,6 +254,10 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
                 _restore(run)
             if run.framework is not None:
                 frameworks.leave(run.framework)
+            if inputs is not None and self.telemetry.content_on_span:
+                text = _json(inputs)
+                if text is not None:
+                    span.set_attribute(A.MLFLOW_SPAN_INPUTS, text)
             if error is not None:
                 record_error(span, error)
             elif has_outputs and self.telemetry.content_on_span:
@@ -318,13 +331,13 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         try:
-            self._close(run_id, outputs, has_outputs=True)
+            self._close(run_id, outputs, has_outputs=True, inputs=kwargs.get("inputs"))
         except Exception:
             log_fault("langchain.on_chain_end")
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         try:
-            self._close(run_id, error=error)
+            self._close(run_id, error=error, inputs=kwargs.get("inputs"))
         except Exception:
             log_fault("langchain.on_chain_error")
 
