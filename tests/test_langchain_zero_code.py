@@ -53,3 +53,37 @@ def test_a_langchain_program_under_opentelemetry_instrument_stores_one_tree(tmp_
     assert chat.parent_id == spans[0].span_id
     assert chat.attributes["server.address"] == "127.0.0.1"  # the SDK's span, inside the chain
     assert trace.info.token_usage["total_tokens"] == chat.get_attribute("mlflow.chat.tokenUsage")["total_tokens"]
+
+
+EXITING = """
+import threading, time
+import otel_genai
+otel_genai.autolog()
+from langchain_core.runnables import RunnableLambda
+
+started = threading.Event()
+
+def slow(value):
+    started.set()
+    time.sleep(60)  # still running when the main thread returns
+    return value
+
+chain = RunnableLambda(lambda v: v, name="prepare") | RunnableLambda(slow, name="slow_step")
+threading.Thread(target=chain.invoke, args=({"x": 1},), daemon=True).start()
+started.wait(10)
+print("exiting")
+"""
+
+
+def test_a_chain_still_running_when_the_process_exits_is_stored(tmp_path):
+    """docs/lifecycle.md: the exit handler ends every open span of ours before the providers flush."""
+    program = tmp_path / "app.py"
+    program.write_text(textwrap.dedent(EXITING))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    env.update(OTEL_GENAI_STORE_PATH=str(tmp_path / "traces.db"))
+    done = subprocess.run([sys.executable, str(program)], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "exiting"
+    (trace,) = otel_genai.search_traces(path=tmp_path / "traces.db")
+    names = sorted(s.name for s in trace.data.spans)
+    assert names == ["RunnableSequence", "prepare", "slow_step"]

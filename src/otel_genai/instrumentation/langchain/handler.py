@@ -53,6 +53,7 @@ from .._core import faults, frameworks
 from .._core.errors import record_error
 from .._core.faults import log_fault
 from .._core.invocation import GenAITelemetry
+from .._core.lifecycle import open_invocations as _open_invocations
 from . import models
 
 _perf_counter = time.perf_counter
@@ -90,6 +91,14 @@ class _Run:
         self.create_agent = False
         self.model: _ModelCall | None = None
         self.token: Any = None  # a tool's or retriever's span made current while it runs
+
+    def abandon(self) -> None:
+        """End the span of a run still open when the process exits (``_core/lifecycle.py``: the exit
+        handler ends every open span of ours before the providers flush), with what it has."""
+        span, self.span = self.span, None
+        if span is not None:
+            span.end()
+            _last_trace.remember(span)
 
 
 class _ModelCall:
@@ -228,6 +237,7 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
             # the end can restore it; a chain may be a generator run in its consumer's context: never.
             run.token = otel_context.attach(context)
         self.runs[run_id] = run
+        _open_invocations[id(run)] = run
         return run
 
     def _pass_through(self, run_id: UUID, parent_run_id: UUID | None) -> None:
@@ -248,7 +258,8 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         run = self.runs.pop(run_id, None)
         if run is None or run.span is None:
             return
-        span = run.span
+        _open_invocations.pop(id(run), None)
+        span, run.span = run.span, None
         try:
             if run.token is not None:
                 _restore(run)
@@ -261,13 +272,12 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
             if error is not None:
                 record_error(span, error)
             elif has_outputs and self.telemetry.content_on_span:
-                self._set_outputs(run, outputs)
+                self._set_outputs(run, span, outputs)
         finally:
             span.end()
             _last_trace.remember(span)
 
-    def _set_outputs(self, run: _Run, outputs: Any) -> None:
-        span = run.span
+    def _set_outputs(self, run: _Run, span: Any, outputs: Any) -> None:
         if run.kind == TOOL:
             content = getattr(outputs, "content", outputs)
             text = content if isinstance(content, str) else _json(content)
