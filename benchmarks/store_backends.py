@@ -301,7 +301,7 @@ def main() -> int:
         print(f"otel-genai store backends: python {platform.python_version()}, SQLite {sqlite3.sqlite_version}{pg},"
               f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         print(f"\n  {'ingest (spans/s)':<34}" + "".join(f"{b:>14}" for b in backends))
-        for n in [int(x) for x in args.processes.split(",")]:
+        for n in [int(x) for x in args.processes.split(",") if x.strip()]:
             cells = []
             for backend in backends:
                 with stores.fresh(backend) as uri:
@@ -309,13 +309,13 @@ def main() -> int:
                 cells.append(f"{rate:>14,.0f}" if not failed else f"{rate:>9,.0f} ({failed} failed)")
             print(f"  {f'exporter, {n} process' + ('es' if n > 1 else ''):<34}" + "".join(cells), flush=True)
         bodies = receiver_ingest.batches(receiver_ingest.template_request(BATCH), args.spans // BATCH, "protobuf")
-        for n in [int(x) for x in args.receivers.split(",")]:
+        for n in [int(x) for x in args.receivers.split(",") if x.strip()]:
             cells = []
             for backend in backends:
                 with stores.fresh(backend) as uri:
                     cells.append(f"{serve_row(uri, bodies, n):>14,.0f}")
             print(f"  {f'serve, {n} receiver' + ('s' if n > 1 else '') + ', 4 clients':<34}" + "".join(cells), flush=True)
-        for traces in [int(x) for x in args.traces.split(",")]:
+        for traces in [int(x) for x in args.traces.split(",") if x.strip()]:
             results = {}
             for backend in backends:
                 with stores.fresh(backend) as uri:

@@ -77,7 +77,7 @@ from .interface import (
     to_ns,
 )
 from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
-from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost
+from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost, warm_up
 from .query import (
     DEFAULT_MAX_RESULTS,
     POSTGRESQL,
@@ -201,11 +201,13 @@ MIGRATIONS: Tuple[Tuple[str, ...], ...] = (
             cost TEXT, PRIMARY KEY (trace_key, span_id)
         )""",
         # a span attribute as the filter grammar compares it: a string as itself, anything else as
-        # its JSON text as stored (json, not jsonb, keeps "[1,2]" as written, as SQLite's -> does);
-        # NULL, not an error, for a span whose attributes PostgreSQL cannot read as JSON (a NaN,
-        # Python's json writes it) or whose string holds \u0000 (PostgreSQL text cannot). Not
-        # PARALLEL SAFE: its exception block is a subtransaction, which a parallel query cannot start
-        """CREATE FUNCTION otel_genai_json_text(doc TEXT, key TEXT) RETURNS TEXT
+        # its JSON text as stored (json, not jsonb, keeps "[1,2]" as written, as SQLite's -> does).
+        # NULL, not an error, for a span whose attributes PostgreSQL cannot read as JSON: a NaN or an
+        # Infinity (Python's json writes them), a \u0000 (PostgreSQL text cannot hold it) or a lone
+        # surrogate escape. Only such documents (a regex test tells them) take the guarded path,
+        # whose exception block costs a subtransaction per call: the others are read directly.
+        # Neither is PARALLEL SAFE: a parallel query cannot start subtransactions.
+        """CREATE FUNCTION otel_genai_json_text_guarded(doc TEXT, key TEXT) RETURNS TEXT
         LANGUAGE plpgsql IMMUTABLE AS $$
         DECLARE found JSON;
         BEGIN
@@ -216,6 +218,19 @@ MIGRATIONS: Tuple[Tuple[str, ...], ...] = (
             RETURN found::text;
         EXCEPTION WHEN others THEN
             RETURN NULL;
+        END $$""",
+        """CREATE FUNCTION otel_genai_json_text(doc TEXT, key TEXT) RETURNS TEXT
+        LANGUAGE plpgsql IMMUTABLE AS $$
+        DECLARE found JSON;
+        BEGIN
+            IF doc ~ '\\\\u0000|\\\\u[dD][89abAB]|NaN|Infinity' THEN
+                RETURN otel_genai_json_text_guarded(doc, key);
+            END IF;
+            found := doc::json -> key;
+            IF json_typeof(found) = 'string' THEN
+                RETURN found #>> '{}';
+            END IF;
+            RETURN found::text;
         END $$""",
     ),
 )
@@ -482,6 +497,8 @@ class PostgresTraceStore:
             self._pool.open(wait=False)
         except Exception as exc:  # noqa: BLE001 - opening only starts the pool's workers
             raise StoreError(f"cannot open a connection pool to {self.location}: {exc}") from exc
+        if not read_only:
+            warm_up()  # genai-prices loads while nothing is written yet (as the SQLite adapter)
 
     # --- connection and schema ----------------------------------------------------------------
 
