@@ -453,3 +453,44 @@ def trace_current():
     from opentelemetry import context as otel_context
 
     return otel_context.get_current()
+
+
+@pytest.mark.parametrize("how", ["invoke", "ainvoke", "stream", "astream"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_every_way_of_running_a_chain_gives_the_sdks_one_chat_span(provider, how, telemetry, instrumentors):
+    from langchain_anthropic import ChatAnthropic
+
+    from otel_genai.demo.server import LoopbackServer
+    from otel_genai.instrumentation.anthropic import AnthropicInstrumentor
+
+    instrumentors(LangChainInstrumentor)
+    instrumentors(OpenAIInstrumentor)
+    instrumentors(AnthropicInstrumentor)
+    with LoopbackServer(fixture.respond) as server:
+        if provider == "openai":
+            model = ChatOpenAI(model="gpt-4o-mini", base_url=server.base_url + "/v1", api_key="k", max_retries=0, stream_usage=True)
+        else:
+            model = ChatAnthropic(model="claude-x", base_url=server.base_url, api_key="k", max_retries=0, max_tokens=100)
+        chain = chain_of(model)
+        value = {"topic": "tracing"}
+        if how == "invoke":
+            text = chain.invoke(value)
+        elif how == "stream":
+            text = "".join(chain.stream(value))
+        else:
+            async def main():
+                if how == "ainvoke":
+                    return await chain.ainvoke(value)
+                return "".join([chunk async for chunk in chain.astream(value)])
+
+            text = asyncio.run(main())
+    assert text
+    spans = telemetry.spans()
+    chats = [s for s in spans if s.attributes.get("gen_ai.operation.name") == "chat"]
+    assert len(chats) == 1, [(s.name, s.instrumentation_scope.name) for s in spans]
+    (chat,) = chats
+    assert chat.instrumentation_scope.name == f"otel_genai.instrumentation.{provider}"
+    assert chat.parent.span_id == by_name(spans)["RunnableSequence"].context.span_id
+    assert chat.attributes["gen_ai.usage.input_tokens"] > 0 and chat.attributes["gen_ai.usage.output_tokens"] > 0
+    (duration,) = telemetry.metric_points("gen_ai.client.operation.duration")
+    assert duration.count == 1
