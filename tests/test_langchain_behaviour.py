@@ -468,7 +468,8 @@ def test_every_way_of_running_a_chain_gives_the_sdks_one_chat_span(provider, how
     instrumentors(AnthropicInstrumentor)
     with LoopbackServer(fixture.respond) as server:
         if provider == "openai":
-            model = ChatOpenAI(model="gpt-4o-mini", base_url=server.base_url + "/v1", api_key="k", max_retries=0, stream_usage=True)
+            model = ChatOpenAI(model="gpt-4o-mini", base_url=server.base_url + "/v1", api_key="k", max_retries=0,
+                               stream_usage=True)
         else:
             model = ChatAnthropic(model="claude-x", base_url=server.base_url, api_key="k", max_retries=0, max_tokens=100)
         chain = chain_of(model)
