@@ -13,7 +13,7 @@ import types as pytypes
 import pytest
 from google import genai
 from google.genai import types
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 import gemini_support as G
 from conftest import validate_content
@@ -134,6 +134,8 @@ def _assert_agent_trace(telemetry, streamed: bool = False) -> dict[str, list]:
     turns = spans[f"chat {MODEL}"]
     (tool,) = spans[f"execute_tool {tool_name}"]
     assert len(turns) == 2 and agent.parent is None
+    # the loop runs in the app's process: INTERNAL (semconv v1.41.1 "Invoke agent" span); each turn calls the API: CLIENT
+    assert agent.kind is SpanKind.INTERNAL and {t.kind for t in turns} == {SpanKind.CLIENT}
     assert {s.parent.span_id for s in turns + [tool]} == {agent.context.span_id}
     assert (turns[0].start_time if streamed else turns[0].end_time) <= tool.start_time and tool.end_time <= turns[1].start_time
     assert [t.attributes["gen_ai.response.id"] for t in turns] == ["turn1", "turn2"]

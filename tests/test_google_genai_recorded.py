@@ -164,8 +164,7 @@ async def test_automatic_function_calling_replays_as_an_agent_span_over_turns_an
     spans = {s.name: s for s in telemetry.spans() if s.name != "chat gemini-2.0-flash"}
     turns = [s for s in telemetry.spans() if s.name == "chat gemini-2.0-flash"]
     agent, tool = spans["invoke_agent"], spans["execute_tool get_weather"]
-    # (semconv wants INTERNAL for an in-process agent; the core's Invocation starts every span as CLIENT)
-    assert agent.parent is None
+    assert agent.parent is None and agent.kind is SpanKind.INTERNAL  # an in-process agent (semconv "Invoke agent" span)
     assert agent.attributes["gen_ai.operation.name"] == "invoke_agent"
     assert agent.attributes["gen_ai.request.model"] == "gemini-2.0-flash"
     assert agent.attributes["gen_ai.response.id"] == second.json()["responseId"]

@@ -5,24 +5,57 @@ context managers and every other attribute pass through. The span ends with what
 delivered, whichever way it ends (docs/lifecycle.md): exhausted, ``break`` inside ``with``,
 ``close()``/``aclose()``, garbage collection, an exception from the SDK or the user's loop, task
 cancellation (``CancelledError`` is a ``BaseException``).
+
+A stream that is no context manager (a plain generator) is one under the proxy: ``with`` /
+``async with`` return the proxy and leaving the block closes the stream (``aclose()`` for an async
+generator, whose ``close()`` the async proxy maps to it). A stream whose body runs while it is read
+(a generator: its HTTP request, the turns of an agent loop) takes the lazy proxies, which make the
+span's context current on each step, as the call's own body had it.
 """
 
 from __future__ import annotations
 
+import sys
+from types import AsyncGeneratorType
 from typing import Any
 
 import wrapt
+from opentelemetry import context as otel_context
 
 from . import lifecycle
 from .faults import log_fault
 from .invocation import Invocation, _perf_counter
 from .operation import StreamAccumulator
 
+_attach = otel_context.attach
+_detach = otel_context.detach
+
+
+def _propagating() -> BaseException | None:
+    """The exception propagating while ``close()`` runs (``contextlib.closing`` left because the
+    user's loop raised, or a ``finally:`` doing the same), if any."""
+    exc = sys.exc_info()[1]
+    if exc is None or isinstance(exc, (GeneratorExit, StopIteration, StopAsyncIteration)):
+        return None
+    return exc
+
+
+def _aclose(stream: Any) -> Any:
+    """The awaitable that closes an async stream: ``aclose()`` for an async generator (which has no
+    ``close()``), else the SDK stream's ``close()``."""
+    return stream.aclose() if isinstance(stream, AsyncGeneratorType) else stream.close()
+
 
 class _StreamProxyBase(wrapt.ObjectProxy):
     """Shared state and ending logic of the sync and async proxies. The accumulator and the chunk
     times live on the invocation too, so the process-exit handler can end an open stream's span
-    without the proxy (see ``lifecycle``)."""
+    without the proxy (see ``lifecycle``).
+
+    ``_self_close_fails``: a ``close()`` while an exception propagates ends the span as failed by
+    it (as ``__exit__`` does for ``with stream:``), instead of as left early; set by the lazy proxies.
+    """
+
+    _self_close_fails = False
 
     def __init__(self, stream: Any, invocation: Invocation, accumulator: StreamAccumulator) -> None:
         super().__init__(stream)
@@ -83,12 +116,18 @@ class SyncStreamProxy(_StreamProxyBase):
         return chunk
 
     def __enter__(self) -> SyncStreamProxy:
-        self.__wrapped__.__enter__()
+        enter = getattr(self.__wrapped__, "__enter__", None)
+        if enter is not None:
+            enter()
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         try:
-            return self.__wrapped__.__exit__(exc_type, exc, tb)
+            exit_ = getattr(self.__wrapped__, "__exit__", None)
+            if exit_ is None:  # no context manager (a generator): leaving the block closes it
+                self.__wrapped__.close()
+                return False
+            return exit_(exc_type, exc, tb)
         finally:
             self._self_end(exc)
 
@@ -96,7 +135,7 @@ class SyncStreamProxy(_StreamProxyBase):
         try:
             self.__wrapped__.close()
         finally:
-            self._self_end()
+            self._self_end(_propagating() if self._self_close_fails else None)
 
 
 class AsyncStreamProxy(_StreamProxyBase):
@@ -118,20 +157,60 @@ class AsyncStreamProxy(_StreamProxyBase):
         return chunk
 
     async def __aenter__(self) -> AsyncStreamProxy:
-        await self.__wrapped__.__aenter__()
+        enter = getattr(self.__wrapped__, "__aenter__", None)
+        if enter is not None:
+            await enter()
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         try:
-            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+            exit_ = getattr(self.__wrapped__, "__aexit__", None)
+            if exit_ is None:  # no context manager (an async generator): leaving the block closes it
+                await _aclose(self.__wrapped__)
+                return False
+            return await exit_(exc_type, exc, tb)
         finally:
             self._self_end(exc)
 
     async def close(self) -> None:
         try:
-            await self.__wrapped__.close()
+            await _aclose(self.__wrapped__)
         finally:
-            self._self_end()
+            self._self_end(_propagating() if self._self_close_fails else None)
+
+
+class LazySyncStreamProxy(SyncStreamProxy):
+    """A stream whose body runs while it is read (a generator: its HTTP request, an agent loop's
+    turns and tools run in ``__next__``, long after the call returned): each step runs with the
+    span's context current, as the call itself did, so what the body traces nests under the span.
+    The body is the call still in progress, so a ``close()`` while an exception propagates fails the
+    span with it (``_self_close_fails``)."""
+
+    _self_close_fails = True
+
+    def __next__(self) -> Any:
+        token = _attach(self._self_invocation.context)
+        try:
+            return SyncStreamProxy.__next__(self)
+        finally:
+            _detach(token)
+
+
+class LazyAsyncStreamProxy(AsyncStreamProxy):
+    """:class:`LazySyncStreamProxy` for an async generator; ``aclose()`` (the generator's own way
+    to close) is ``close()``."""
+
+    _self_close_fails = True
+
+    async def __anext__(self) -> Any:
+        token = _attach(self._self_invocation.context)
+        try:
+            return await AsyncStreamProxy.__anext__(self)
+        finally:
+            _detach(token)
+
+    async def aclose(self) -> None:
+        await self.close()
 
 
 def end_stream(stream: Any, exc: BaseException | None = None) -> bool:

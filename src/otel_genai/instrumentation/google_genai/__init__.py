@@ -26,7 +26,7 @@ from .._core.imports import ImportHooks
 from .._core.instrumentor import GenAIInstrumentor, Method
 from . import afc, caches, chats, interactions, models
 from ._common import GeminiClients
-from ._wrappers import Route, wrapper_for
+from ._routing import GENERATORS, Route, wrapper_for
 
 
 class GoogleGenAIInstrumentor(GenAIInstrumentor):
@@ -53,7 +53,7 @@ class GoogleGenAIInstrumentor(GenAIInstrumentor):
             operation = method.operation(stream_types, (), self.context)
             operation.agent_operation = interactions.CreateAgentInteraction(stream_types, (), self.context)
             return operation
-        return method.operation((), (), self.context)
+        return method.operation(GENERATORS, (), self.context)
 
     def wrapper(self, method: Method, owner: Any) -> Any:
         kind = method.kind
@@ -67,11 +67,11 @@ class GoogleGenAIInstrumentor(GenAIInstrumentor):
         if kind == models.CHAT_ENTRY:
             agent, operation, chat_request = operation, None, chats.chat_request
         elif method.operation is models.GenerateContent:
-            agent = afc.AutomaticFunctionCalling((), (), self.context)
+            agent = afc.AutomaticFunctionCalling(GENERATORS, (), self.context)
         elif method.operation is models.GenerateContentStream:
-            agent = afc.StreamedAutomaticFunctionCalling((), (), self.context)
+            agent = afc.StreamedAutomaticFunctionCalling(GENERATORS, (), self.context)
         route = Route(self.telemetry, kind, operation, agent, chat_request)
-        return wrapper_for(getattr(owner, method.name), route)
+        return wrapper_for(getattr(owner, method.name), route, method.is_async, lazy=method.module != interactions.MODULE)
 
 
 SCOPE_NAME = GoogleGenAIInstrumentor.scope_name

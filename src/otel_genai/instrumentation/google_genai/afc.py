@@ -45,7 +45,7 @@ from .._core.errors import record_error
 from .._core.faults import log_fault
 from .._core.instrumentor import Method
 from .._core.invocation import GENAI_CALL_KEY, GenAITelemetry
-from .._core.operation import StreamAccumulator
+from .._core.operation import StreamAccumulator, agent_span_name
 from ...semconv.usage import TokenUsage
 from . import _common as C
 from .models import GenerateContent, GenerateContentAccumulator
@@ -60,12 +60,7 @@ TOOL_RUN, TOOL_BATCH = "tool_run", "tool_batch"
 
 _UTILS = "google.genai._extra_utils"
 
-_AGENT = {
-    A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.INVOKE_AGENT,
-    # semconv.mlflow derives mlflow.spanType from inference operations only; an agent span is AGENT
-    # (what otel_genai.trace writes for its agent spans)
-    A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.AGENT,
-}
+_AGENT = {A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.INVOKE_AGENT}
 
 
 def afc_active(config: Any) -> bool:
@@ -86,17 +81,21 @@ def afc_active(config: Any) -> bool:
 class AutomaticFunctionCalling(GenerateContent):
     """The user's call that runs an AFC loop -> one ``invoke_agent`` span: provider, server, the
     call's input / system instruction / tools as content, and the final response's id, model,
-    finish reasons and output; no usage (each turn's ``chat`` span has its own).
-
-    ``gen_ai.request.model`` is set on the span once it has started (``_wrappers``), so the span
-    name stays the operation's alone."""
+    finish reasons and output; no usage (each turn's ``chat`` span has its own). ``INTERNAL``: the
+    agent runs in the user's process (semconv v1.41.1 "Invoke agent" span); named ``invoke_agent``
+    alone (the loop has no agent name), whatever its ``gen_ai.request.model``."""
 
     operation_name = A.GenAIOperationName.INVOKE_AGENT
+    span_kind = SpanKind.INTERNAL
+    span_name = agent_span_name
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         from .models import api_client_of
 
         attrs = {**_AGENT, **self.context.client_attributes(api_client_of(instance))}
+        model = kwargs.get("model")
+        if isinstance(model, str) and model:
+            attrs[A.GEN_AI_REQUEST_MODEL] = model
         C.config_attributes(kwargs.get("config"), attrs)
         return attrs
 

@@ -38,7 +38,7 @@ _CHAT = {A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.CHAT}
 _CHAT_STREAM = {A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.CHAT, A.GEN_AI_REQUEST_STREAM: True}
 _EMBEDDINGS = {A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.EMBEDDINGS}
 
-#: the roles a row plays in routing (see ``_wrappers``): the user's call, a model turn of the SDK's
+#: the roles a row plays in routing (see ``_routing``): the user's call, a model turn of the SDK's
 #: automatic function calling, a chat method that only matters when it runs that loop itself
 ENTRY, TURN, CHAT_ENTRY = "entry", "turn", "chat"
 
