@@ -88,7 +88,9 @@ class GenAIInstrumentor(BaseInstrumentor):
 
     def wrapper(self, method: Method, owner: Any) -> Callable[..., Any]:
         """The ``wrapt`` wrapper for ``method`` (``owner``: its class or module, imported). Default: a
-        traced call around :meth:`new_operation`."""
+        traced call around :meth:`new_operation`. A provider whose rows route their calls (a routing
+        hook, ``wrappers.Route``) or return streams of another kind (``streams``: a lazy proxy for a
+        generator) overrides it and passes ``route=`` / ``proxy=`` to ``sync_wrapper`` / ``async_wrapper``."""
         operation = self.new_operation(method)
         return (async_wrapper if method.is_async else sync_wrapper)(self.telemetry, operation)
 
