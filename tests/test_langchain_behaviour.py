@@ -495,3 +495,14 @@ def test_every_way_of_running_a_chain_gives_the_sdks_one_chat_span(provider, how
     assert chat.attributes["gen_ai.usage.input_tokens"] > 0 and chat.attributes["gen_ai.usage.output_tokens"] > 0
     (duration,) = telemetry.metric_points("gen_ai.client.operation.duration")
     assert duration.count == 1
+
+
+def test_suppressed_instrumentation_traces_nothing(telemetry, instrumentors):
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    instrumentors(LangChainInstrumentor)
+    with suppress_instrumentation():
+        assert chain_of(fake_model(ANSWER)).invoke({"topic": "x"}) == ANSWER
+    assert telemetry.spans() == []
+    chain_of(fake_model(ANSWER)).invoke({"topic": "x"})
+    assert len(telemetry.spans()) == 4

@@ -42,6 +42,7 @@ from langchain_core.outputs import ChatGeneration, Generation
 from langchain_core.prompt_values import ChatPromptValue, StringPromptValue
 from opentelemetry import context as otel_context
 from opentelemetry.context import _RUNTIME_CONTEXT
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -186,7 +187,9 @@ def _restore(run: _Run) -> None:
 
 class OtelGenAICallbackHandler(BaseCallbackHandler):
     """Maps LangChain runs to spans (see the module docstring). One instance per ``instrument()``;
-    after ``uninstrument()`` (``active`` False) it starts no span and ends the open ones."""
+    after ``uninstrument()`` (``active`` False) it starts no span and ends the open ones. Starts none
+    either while instrumentation is suppressed (``opentelemetry.instrumentation.utils``:
+    ``suppress_instrumentation``)."""
 
     # called in the caller's own thread / task (LangChain otherwise runs sync handlers of async runs in
     # an executor): the model run's record must be in the context its SDK call runs in
@@ -305,7 +308,7 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not self.active:
+        if not self.active or not is_instrumentation_enabled():
             return
         try:
             metadata = metadata or {}
@@ -364,7 +367,7 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         inputs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not self.active:
+        if not self.active or not is_instrumentation_enabled():
             return
         try:
             name = _run_name(serialized, kwargs, "tool")
@@ -415,7 +418,7 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         parent_run_id: UUID | None = None,
         **kwargs: Any,
     ) -> None:
-        if not self.active:
+        if not self.active or not is_instrumentation_enabled():
             return
         try:
             attributes: dict[str, Any] = {A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.RETRIEVER}
@@ -448,7 +451,7 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not self.active:
+        if not self.active or not is_instrumentation_enabled():
             return
         try:
             content = None
@@ -473,7 +476,7 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not self.active:
+        if not self.active or not is_instrumentation_enabled():
             return
         try:
             content = None
