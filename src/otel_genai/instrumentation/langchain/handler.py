@@ -22,7 +22,11 @@ A span's parent is the span of the run's ``parent_run_id`` (so runs nest as Lang
 across ``asyncio.gather`` and thread pools), else the current span. The nodes of a ``create_agent``
 graph (``model``, ``tools``, middleware) and runs tagged ``langsmith:hidden`` get no span: their
 children hang under the agent (agent -> chat -> tool -> chat). Model runs go through the seam in
-``_core/frameworks.py``: one inference span per model call, usage counted once.
+``_core/frameworks.py``: one inference span per model call, usage counted once. A tool's or a
+retriever's span is the current span while its body runs, so what the user's code in it traces
+nests under it; chains are not made current (a streamed chain runs in its consumer's context, which
+a span left current would leak into). Runs still open when the process exits end with it
+(``_core/lifecycle.py``).
 
 Every callback is guarded: a fault of ours is logged once and swallowed (``faults.log_fault``); the
 handler's ``raise_error`` follows the test-suite switch, so under the tests LangChain re-raises it.
@@ -41,9 +45,9 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, Generation
 from langchain_core.prompt_values import ChatPromptValue, StringPromptValue
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.context import _RUNTIME_CONTEXT
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from ... import _last_trace
