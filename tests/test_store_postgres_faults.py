@@ -279,7 +279,8 @@ def test_the_root_and_the_children_of_one_trace_written_at_once_by_many_writers(
     trace_id = "cd" * 16
     batches = [[record(trace_id, "f" * 16, None, "agent", 5_000, 6_000, status_code="ERROR")]]
     batches += [[record(trace_id, f"{w:08x}{n:08x}", "f" * 16, "chat", 1_000 + w, 10_000 + w,
-                        attributes={"gen_ai.request.model": f"m{w}", "mlflow.chat.tokenUsage": USAGE})
+                        attributes={"gen_ai.request.model": f"m{w}", "gen_ai.provider.name": f"p{w}",
+                                    "mlflow.chat.tokenUsage": USAGE})
                  for n in range(5)] for w in range(1, 9)]
     barrier = threading.Barrier(len(batches))
     errors: list = []
@@ -303,7 +304,7 @@ def test_the_root_and_the_children_of_one_trace_written_at_once_by_many_writers(
         full = store.get_trace(trace_id)
     assert light.info == full.info
     info = full.info
-    assert (info.root_span_name, info.status, info.model) == ("agent", "ERROR", "m1")
+    assert (info.root_span_name, info.status, info.model, info.provider) == ("agent", "ERROR", "m1", "p1")
     assert (info.start_time_ns, info.end_time_ns) == (1_001, 10_008)
     assert info.token_usage == {"input_tokens": 120, "output_tokens": 160, "total_tokens": 280}
 

@@ -349,11 +349,12 @@ _INSERT_TRACES = (
     " %b::text[], %b::bigint[], %b::boolean[]) ORDER BY 1 ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id"
 )
 _LOCK_TRACES = (
-    "SELECT tr.trace_id, tr.trace_key, " + ", ".join("tr." + c.strip() for c in _SUMMARY_COLUMNS.split(","))
-    + ", " + ", ".join("t." + c.strip() for c in _DETAIL_COLUMNS.split(","))
-    + " FROM traces tr LEFT JOIN trace_index t ON t.trace_key = tr.trace_key"
-    " WHERE tr.trace_id = ANY(%b::text[]) ORDER BY tr.trace_id FOR UPDATE OF tr"
+    f"SELECT trace_id, trace_key, {_SUMMARY_COLUMNS} FROM traces"
+    " WHERE trace_id = ANY(%b::text[]) ORDER BY trace_id FOR UPDATE"
 )
+# read in a statement of its own once the trace rows are locked: joined to the locked rows, a row of
+# trace_index would be the version seen before waiting for the lock (a concurrent writer's details lost)
+_SELECT_DETAILS = f"SELECT trace_key, {_DETAIL_COLUMNS} FROM trace_index WHERE trace_key = ANY(%b::bigint[])"
 _UPDATE_TRACE = (
     "UPDATE traces SET start_time_ns = %s, end_time_ns = %s, root_span_id = %s, root_span_name = %s,"
     " root_status_code = %s, model = %s, model_start_ns = %s, has_token_usage = %s WHERE trace_key = %s"
@@ -760,18 +761,19 @@ class PostgresTraceStore:
                     _INSERT_TRACES, ([tid for tid, _ in wanted], *_columns([s for _, s in wanted], 8))
                 ).fetchall())
                 for tid, key, *v in cur.execute(_LOCK_TRACES, (missing,)).fetchall():
-                    details = TraceDetails(*v[8:11], bool(v[11]), *v[12:]) if v[11] is not None else None
-                    locked[tid] = (key, TraceSummary(*v[:7], bool(v[7])), details)
+                    locked[tid] = (key, TraceSummary(*v[:7], bool(v[7])))
                 missing = [tid for tid in missing if tid not in locked]
             keys = {tid: found[0] for tid, found in locked.items()}
+            stored_details = {key: TraceDetails(*v[:3], bool(v[3]), *v[4:]) for key, *v in cur.execute(
+                _SELECT_DETAILS, ([keys[tid] for tid in keys if tid not in fresh],)).fetchall()}
             merged, details, updates = {}, {}, []
             for tid, summary in batch.summaries:
-                key, stored, stored_details = locked[tid]
+                key, stored = locked[tid]
                 if tid in fresh:  # its row is this batch's summary
                     merged[tid], details[tid] = summary, batch.details[tid]
                     continue
                 merged[tid] = merge_summaries(stored, summary)
-                details[tid] = _text_details(merge_details(stored_details, batch.details[tid]))
+                details[tid] = _text_details(merge_details(stored_details.get(key), batch.details[tid]))
                 if merged[tid] != stored:
                     updates.append((*merged[tid], key))
             if updates:
