@@ -201,6 +201,7 @@ def test_an_xss_payload_in_a_prompt_stays_text(server, seeded, page):
     expect(conversation.locator(".msg.input pre.text")).to_have_text(XSS)
     assert conversation.locator("script, img, b").count() == 0
     assert page.evaluate("window.__xss") is None
+    screenshot(page, f"xss-{backend(server.store.location)}")
     page.locator("#raw summary").click()
     expect(page.locator("#raw")).to_contain_text(json.dumps(XSS)[1:-1])  # the attribute as stored: JSON text
     assert page.evaluate("window.__xss") is None
@@ -213,6 +214,7 @@ def test_sessions_group_the_traces_of_a_session(server, seeded, page):
     expect(session.locator("tr.trace")).to_have_count(1)
     expect(session.locator("tr.trace")).to_have_attribute("data-trace-id", seeded["agent"]["trace_id"])
     expect(session).to_contain_text(f"{AGENT_USAGE['total_tokens']} tokens")
+    screenshot(page, f"sessions-{backend(server.store.location)}")
 
 
 def test_with_content_capture_off_the_page_shows_what_is_there_and_says_content_was_not_captured(

@@ -28,7 +28,7 @@ from typing import Any, Optional
 from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..store.interface import StoreUnavailableError, StoreWriteError
@@ -63,6 +63,8 @@ def as_ingest_error(exc: Exception, method: str, path: str) -> IngestError:
     """The HTTP answer to a failed request: domain errors by their meaning, anything unexpected 500."""
     if isinstance(exc, IngestError):
         return exc
+    if isinstance(exc, ClientDisconnect):  # nobody reads the answer; nothing to log
+        return IngestError(400, "the client closed the connection before its body arrived", close=True)
     if isinstance(exc, TimeoutError):
         return IngestError(408, str(exc), close=True)
     if isinstance(exc, BodyError):
