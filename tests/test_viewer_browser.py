@@ -195,26 +195,26 @@ def test_a_trace_ingested_while_the_page_is_open_appears_without_a_reload(server
     assert page.evaluate("window.__same_page") is True  # the same document: no reload
 
 
-def test_an_xss_payload_in_a_prompt_stays_text(server, seeded, page):
+def test_an_xss_payload_in_a_prompt_stays_text(server, seeded, page, store_uri):
     page.goto(f"{server.url}/traces/{seeded['xss']['trace_id']}")
     conversation = page.locator("#conversation")
     expect(conversation.locator(".msg.input pre.text")).to_have_text(XSS)
     assert conversation.locator("script, img, b").count() == 0
     assert page.evaluate("window.__xss") is None
-    screenshot(page, f"xss-{backend(server.store.location)}")
+    screenshot(page, f"xss-{backend(store_uri)}")
     page.locator("#raw summary").click()
     expect(page.locator("#raw")).to_contain_text(json.dumps(XSS)[1:-1])  # the attribute as stored: JSON text
     assert page.evaluate("window.__xss") is None
 
 
-def test_sessions_group_the_traces_of_a_session(server, seeded, page):
+def test_sessions_group_the_traces_of_a_session(server, seeded, page, store_uri):
     page.goto(server.url + "/sessions")
     session = page.locator(f'section.session[data-session-id="{SESSION_ID}"]')
     expect(session).to_be_visible()
     expect(session.locator("tr.trace")).to_have_count(1)
     expect(session.locator("tr.trace")).to_have_attribute("data-trace-id", seeded["agent"]["trace_id"])
     expect(session).to_contain_text(f"{AGENT_USAGE['total_tokens']} tokens")
-    screenshot(page, f"sessions-{backend(server.store.location)}")
+    screenshot(page, f"sessions-{backend(store_uri)}")
 
 
 def test_with_content_capture_off_the_page_shows_what_is_there_and_says_content_was_not_captured(
