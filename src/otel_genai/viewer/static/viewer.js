@@ -209,6 +209,11 @@
     el("td.num.cost", {}, fmtCost(row.cost)));
   }
 
+  function tableHead() {
+    return el("thead", {}, el("tr", {}, ["Start time", "Root span", "Service", "Model(s)", "Status",
+      "Duration", "Input", "Output", "Total tokens", "Cost"].map((h) => el("th", {}, h))));
+  }
+
   async function listView(main) {
     const info = await loadInfo();
     const features = (info && info.features) || {};
@@ -219,8 +224,7 @@
     const pager = el("div.pager");
     const errors = el("div");
     append(main, el("h1", {}, "Traces"), filterBar(q, features, apply), errors, status,
-      el("table.traces", {}, el("thead", {}, el("tr", {}, ["Start time", "Root span", "Service", "Model(s)", "Status",
-        "Duration", "Input", "Output", "Total tokens", "Cost"].map((h) => el("th", {}, h)))), tbody), pager);
+      el("table.traces", {}, tableHead(), tbody), pager);
     let shown = null;
     async function refresh() {
       let page;
@@ -274,7 +278,7 @@
       append(main, el("section.session", { dataset: { sessionId: s.session_id } },
         el("h2", {}, "Session ", el("code", {}, s.session_id)),
         el("p.muted", {}, `${s.trace_count} trace${s.trace_count === 1 ? "" : "s"} · ${fmtTime(s.start_time_ms)} – ${fmtTime(s.last_time_ms)} · ${fmtInt(s.total_tokens)} tokens · ${fmtCost(s.cost)}`),
-        el("table.traces", {}, el("tbody", {}, s.traces.map((row) => traceRow(row, false))))));
+        el("table.traces", {}, tableHead(), el("tbody", {}, s.traces.map((row) => traceRow(row, false))))));
     }
   }
 
