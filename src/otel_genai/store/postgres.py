@@ -32,9 +32,11 @@ or, on any error, none of it. Concurrent writers never deadlock: each transactio
 touches in one global order (resources by id, then traces by trace id; a trace's spans, index row,
 tags and metadata are written only while its ``traces`` row is locked, and so are a tag set by hand
 and a deletion), so two writers wait for each other at most once and never in a cycle. A trace's
-summary and details are read ``FOR UPDATE`` and merged in Python (:mod:`otel_genai.store.summary`),
-and its index row computed from the spans stored by then, so batches of one trace arriving through
-different processes at the same time never lose each other's root, range, model, usage or cost.
+summary is read ``FOR UPDATE``, its details once that lock is held, both merged in Python
+(:mod:`otel_genai.store.summary`), and its index row computed from the spans stored by then, so
+batches of one trace arriving through different processes at the same time never lose each other's
+root, range, model, provider, usage or cost. A pooled connection the server ended while it sat idle
+is replaced and the batch written once more on a new one: writing a batch twice stores it once.
 
 **Schema migrations** (:data:`MIGRATIONS`) run once: a process opening the store for writing takes a
 transaction-level advisory lock (``pg_advisory_xact_lock``,
@@ -46,8 +48,10 @@ within ``timeout_s``, a lock waited on for longer than ``timeout_s`` (``lock_tim
 serialization failure or a deadlock (SQLSTATE classes 08, 40, 53, 55P03, 57) are
 :class:`StoreUnavailableError`: nothing of the batch was stored and a retry may succeed. A batch the
 database rejects for its content (SQLSTATE classes 22, 23: a missing name, a value out of range) is
-:class:`StoreWriteError`. A database whose ``traces`` / ``spans`` / ``resources`` tables are not ours
-is :class:`ForeignStoreError` and is never modified.
+:class:`StoreWriteError`; a NUL character, which PostgreSQL text cannot hold, is stored as U+FFFD
+instead of failing the batch. A database that does not exist is :class:`StoreNotFoundError` when
+reading, and is created when writing (with the ``CREATEDB`` privilege). A database whose tables named
+like ours (``traces``, ``spans``, ...) are not ours is :class:`ForeignStoreError` and is never modified.
 """
 
 from __future__ import annotations
