@@ -107,8 +107,10 @@ def _names(environ: MutableMapping[str, str], key: str) -> set[str]:
 
 
 #: a foreign entry point's or requirement's distribution name -> the SDK key of ours it names, where
-#: the two differ (the ``google-genai`` distribution is imported as ``google.genai``)
-_SDK_NAMES = {"google-genai": "google.genai"}
+#: the two differ (the ``google-genai`` distribution is imported as ``google.genai``; OpenLLMetry's
+#: LangChain entry point is named ``langchain`` and requires ``langchain``, which our
+#: ``langchain_core`` hook covers)
+_SDK_NAMES = {"google-genai": "google.genai", "langchain": "langchain_core", "langchain-core": "langchain_core"}
 
 
 def instrumented_sdks(entry_point: Any) -> set[str]:

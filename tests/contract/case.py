@@ -90,6 +90,7 @@ class ProviderCase:
     unset_params: dict[str, Any]  # request kwargs given as the SDK's "not given" values
     unset_attributes: tuple[str, ...]  # ... and the attributes they must not produce
     uninstrumented_scopes: tuple[str, ...] = ()  # the spans a call makes once we are uninstrumented
+    wraps: bool = True  # instrument() wraps SDK functions (False: a framework hooked through its callbacks)
     error_module: str = ""  # the module error.type names the SDK's exceptions by (default: ``sdk``, as Stainless SDKs export them)
     env_unset: tuple[str, ...] = field(default=())  # variables removed for each test
 

@@ -24,14 +24,23 @@ def instrument_case(case, instrumentors):
     return partial(instrumentors, case.instrumentor)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "wraps_sdk_functions: runs only on cases whose instrument() wraps SDK functions")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Leave out the (case, streaming API) pairs a case does not have (``test_stream_exits``' ``api``
-    index past ``case.streams``): not a skipped test, no test."""
+    """Leave out what a case does not have: the (case, streaming API) pairs past ``case.streams``
+    (``test_stream_exits``' ``api`` index) and the ``wraps_sdk_functions`` tests on a case hooked
+    through callbacks. Not skipped tests: no tests."""
     keep, absent = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case, api = params.get("case"), params.get("api")
-        (absent if case is not None and isinstance(api, int) and api >= len(case.streams) else keep).append(item)
+        missing = case is not None and (
+            (isinstance(api, int) and api >= len(case.streams))
+            or (not case.wraps and item.get_closest_marker("wraps_sdk_functions") is not None)
+        )
+        (absent if missing else keep).append(item)
     if absent:
         config.hook.pytest_deselected(items=absent)
         items[:] = keep

@@ -4,6 +4,8 @@ modules, not from our own method table), and a call then makes the spans it make
 
 from __future__ import annotations
 
+import pytest
+
 import inspect
 import sys
 
@@ -40,6 +42,7 @@ def _every_api(case, canned) -> None:
         assert read_all(api, case.client(canned.play(case.stream_response(0.0)))) == case.stream_text
 
 
+@pytest.mark.wraps_sdk_functions
 def test_instrument_twice_wraps_once_and_uninstrument_restores_every_original(case, canned, telemetry, instrument_case):
     _every_api(case, canned)  # loads the SDK modules it imports lazily
     telemetry.exporter.clear()

@@ -4,10 +4,9 @@ SDK instrumentor under it: the span is made from LangChain's callbacks), with th
 canned chat bodies. LangChain's streams are generators, not SDK stream objects with ``with`` / ``close()``:
 the stream-exit contract does not apply (``streams=()``); ``tests/test_langchain_*.py`` cover them.
 
-Not registered (``_`` prefix): ``test_instrumentation``'s scan for the SDK functions ``instrument()``
-wrapped assumes a wrapper, which LangChain's callback hook is not (it wraps nothing: it adds one
-handler to LangChain's configure hooks). ``tests/test_langchain_contract.py`` runs every other contract
-test on this case."""
+``wraps=False``: ``test_instrumentation``'s scan for the SDK functions ``instrument()`` wrapped assumes
+a wrapper, which LangChain's callback hook is not (it wraps nothing: it adds one handler to
+LangChain's configure hooks); every other contract test runs on this case."""
 
 from __future__ import annotations
 
@@ -109,6 +108,7 @@ CASE = ProviderCase(
     plain=lambda c, **kw: c.invoke([SystemMessage(SYSTEM), HumanMessage(USER)], **kw),
     tool_call=lambda c, **kw: c.bind_tools([TOOL]).invoke([HumanMessage(USER)], **kw),
     streams=(),
+    wraps=False,
     text=lambda result: result.content,
     tool_calls=_tool_calls,
     dump=lambda result: result.model_dump(exclude={"id"}),
