@@ -266,3 +266,33 @@ def test_paging_walks_the_list_fifty_traces_at_a_time(server, page):
     expect(page.locator("#list-status")).not_to_contain_text("live")  # a later page does not poll
     page.click("text=First page")
     expect(rows(page)).to_have_count(50)
+
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+
+def test_images_are_placeholders_unless_captured(server, page):
+    """A ``blob`` part (semconv v1.41.1 input messages) whose content was not captured (the default binary
+    policy keeps ``mime_type``, empties ``content``) is a placeholder; a captured one is shown."""
+    messages = [{"role": "user", "parts": [
+        {"type": "text", "content": "What is in these pictures?"},
+        {"type": "blob", "modality": "image", "mime_type": "image/jpeg", "content": ""},
+        {"type": "blob", "modality": "image", "mime_type": "image/png", "content": PIXEL},
+        {"type": "uri", "modality": "image", "uri": "https://example.invalid/cat.png"},
+    ]}]
+    provider = TracerProvider(resource=Resource.create({"service.name": "vision"}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=server.endpoint)))
+    with provider.get_tracer("viewer.test").start_as_current_span("chat gpt-4o") as span:
+        span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                             "gen_ai.input.messages": json.dumps(messages)})
+    provider.shutdown()
+    (row,) = requests.get(server.url + "/api/traces", timeout=10).json()["traces"]
+    page.goto(f"{server.url}/traces/{row['trace_id']}")
+    media = page.locator("#conversation .media")
+    expect(media).to_have_count(3)
+    expect(media.nth(0)).to_have_text("image (image/jpeg, content not captured)")
+    expect(media.nth(1).locator("img")).to_have_attribute("src", f"data:image/png;base64,{PIXEL}")
+    expect(media.nth(1)).to_contain_text("image (image/png, 70 bytes)")
+    expect(media.nth(2)).to_contain_text("https://example.invalid/cat.png")  # shown as text, never fetched
+    assert media.nth(2).locator("img, a").count() == 0
+    expect(page.locator("#conversation .not-captured")).to_contain_text("Output messages not captured")
