@@ -196,3 +196,6 @@ class OtelGenAIConfigurator(_OTelSDKConfigurator):
         from .instrumentation._core.lifecycle import install_sigterm_flush
 
         install_sigterm_flush()  # docker stop / kill: finished spans still queued are flushed first
+        from .tracing.trace_attributes import install_processor
+
+        install_processor()  # otel_genai.attributes(...) stamps every span, not only the LLM ones

@@ -153,7 +153,10 @@ def mlflow_span_exporter(uri: str | None = None, experiment: str | None = None, 
     """An OTLP/HTTP-protobuf ``OTLPSpanExporter`` for an MLflow tracking server (for apps that build
     their own pipeline): ``uri`` and ``experiment`` (a name, created if missing) default to
     ``$OTEL_GENAI_MLFLOW_TRACKING_URI`` / ``$OTEL_GENAI_MLFLOW_EXPERIMENT``; other keyword arguments
-    go to the exporter. Raises :class:`MlflowSetupError` when the experiment cannot be resolved."""
+    go to the exporter. With ``OTEL_GENAI_SPAN_COST=true`` it is wrapped in
+    :class:`~otel_genai.store.pricing.CostSpanExporter`, so each priced inference span carries
+    MLflow's ``mlflow.llm.cost``. Raises :class:`MlflowSetupError` when the experiment cannot be
+    resolved."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     uri = (uri or tracking_uri() or "").rstrip("/")
@@ -163,4 +166,7 @@ def mlflow_span_exporter(uri: str | None = None, experiment: str | None = None, 
     experiment_id = resolve_experiment_id(uri, name) if name else DEFAULT_EXPERIMENT_ID
     headers = dict(kwargs.pop("headers", None) or {})
     headers.setdefault(EXPERIMENT_ID_HEADER, experiment_id)
-    return OTLPSpanExporter(endpoint=traces_endpoint(uri), headers=headers, **kwargs)
+    exporter = OTLPSpanExporter(endpoint=traces_endpoint(uri), headers=headers, **kwargs)
+    from ..store.pricing import CostSpanExporter, span_cost_enabled
+
+    return CostSpanExporter(exporter) if span_cost_enabled() else exporter
