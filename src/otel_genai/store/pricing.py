@@ -131,8 +131,14 @@ _warm: list = []
 
 def warm_up() -> None:
     """Load ``genai-prices`` (and its price data: ~0.5 s) in a daemon thread, once per process, so
-    the first batch a store prices does not wait for it. Stores call this when opened for writing."""
-    if _warm:
+    the first batch a store prices does not wait for it. Stores call this when opened for writing.
+
+    Not while the process exits (a store first opened by the exit flush): a thread that starts
+    importing then only delays the exit, and an import racing the interpreter's shutdown changed the
+    exit status of a program dying of Ctrl-C (1 instead of -SIGINT, tests/test_lifecycle.py)."""
+    from ..instrumentation._core import lifecycle
+
+    if _warm or lifecycle.exiting or lifecycle.finalizing():
         return
     _warm.append(True)
 
@@ -153,26 +159,37 @@ def price(model: Optional[str], provider: Optional[str], usage: Optional[Mapping
     if not model or not usage:
         return None
     try:
-        pid = provider_id(provider)
-        rates = _model_rates(model, pid)
+        found = _rates_by_name.get((model, provider))
+        if found is None:
+            pid = provider_id(provider)
+            found = (pid, _model_rates(model, pid))
+            with _rates_lock:
+                _rates_by_name[(model, provider)] = found
+        pid, rates = found
         if rates is None:
             return None
         if rates is _TIERED:
-            found = _library_price(model, pid, _library_counts(usage))
-            if found is None:
+            priced = _library_price(model, pid, _library_counts(usage))
+            if priced is None:
                 return None
-            inp, out = found
+            inp, out = priced
         else:
             rate_in, rate_out, rate_read, rate_write = rates
-            read, write = int(usage.get(CACHE_READ, 0) or 0), int(usage.get(CACHE_CREATION, 0) or 0)
-            uncached = max(int(usage.get(INPUT, 0) or 0) - read - write, 0)
+            get = usage.get
+            read, write = int(get(CACHE_READ, 0) or 0), int(get(CACHE_CREATION, 0) or 0)
+            uncached = max(int(get(INPUT, 0) or 0) - read - write, 0)
             # the probes priced inputs made only of cache reads / writes: these are per cached token
             inp = uncached * rate_in + read * rate_read + write * rate_write
-            out = int(usage.get(OUTPUT, 0) or 0) * rate_out
+            out = int(get(OUTPUT, 0) or 0) * rate_out
     except Exception:  # noqa: BLE001 - a price-library fault must not fail a batch
         _logger.debug("otel-genai: pricing %r failed", model, exc_info=True)
         return None
     return {INPUT_COST: inp, OUTPUT_COST: out, TOTAL_COST: inp + out}
+
+
+#: ``(model, gen_ai.provider.name) -> (genai-prices provider id, rates)``: what :func:`price` looks up
+#: per span, memoised per pair (the rates themselves are :func:`_model_rates`' cache)
+_rates_by_name: Dict[Tuple[str, Optional[str]], Tuple[Optional[str], Any]] = {}
 
 
 def span_cost(attributes: Mapping[str, Any], usage: Optional[Mapping[str, int]] = None) -> Optional[Cost]:
@@ -189,6 +206,19 @@ def span_cost(attributes: Mapping[str, Any], usage: Optional[Mapping[str, int]] 
             return None
     provider = attributes.get(_A.GEN_AI_PROVIDER_NAME)
     return price(span_model(attributes), provider if isinstance(provider, str) else None, usage)
+
+
+def span_cost_of(attributes: Mapping[str, Any], usage: Optional[Mapping[str, int]], model: Optional[str]) -> Optional[Cost]:
+    """:func:`span_cost` of a span whose :func:`~otel_genai.store.summary.span_usage` (``usage``) and
+    :func:`~otel_genai.store.summary.span_model` (``model``) are known already: the ``cost_of`` of
+    :func:`~otel_genai.store.summary.fold_batch`. ``None`` without a carried cost and without usage."""
+    carried = attributes.get(COST_ATTRIBUTE)
+    if carried is not None:
+        return parse_cost(carried)
+    if usage is None:
+        return None
+    provider = attributes.get(_A.GEN_AI_PROVIDER_NAME)
+    return price(model, provider if isinstance(provider, str) else None, usage)
 
 
 def parse_cost(value: Any) -> Optional[Cost]:
@@ -294,4 +324,5 @@ __all__ = [
     "provider_id",
     "warm_up",
     "span_cost",
+    "span_cost_of",
 ]

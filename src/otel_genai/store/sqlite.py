@@ -59,7 +59,7 @@ from .interface import (
     to_ns,
 )
 from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
-from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost, warm_up
+from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost, span_cost_of, warm_up
 from .query import (
     DEFAULT_MAX_RESULTS,
     SQLITE,
@@ -76,6 +76,7 @@ from .summary import (
     UNKNOWN_SPAN_TYPE,
     TraceSummary,
     aggregate_span_usage,
+    fold_batch,
     index_trace,
     TraceDetails,
     merge_details,
@@ -574,34 +575,28 @@ class SQLiteTraceStore:
         """
         records = list(records)
         try:
-            usages = [span_usage(rec[9]) if rec[9] else None for rec in records]
-            arrived = summarize_batch(records, usages)
-            arrived_details = summarize_details(records)
-            carried = tags_and_metadata(records)
+            batch = fold_batch(records, span_cost_of)
             resources: dict = {}
             span_rows = []
             index_rows = []
-            batch_nodes: Dict[str, list] = {}  # the batch's spans per trace, for traces not stored before
-            for rec, usage in zip(records, usages, strict=True):
-                (trace_id, span_id, parent_id, name, kind, start, end, status_code, status_message,
+            cached_resource: Any = None
+            resource_id = None
+            for rec, usage, cost, kind in zip(records, batch.usages, batch.costs, batch.span_types, strict=True):
+                (trace_id, span_id, parent_id, name, kind_name, start, end, status_code, status_message,
                  attributes, events, resource_attributes, scope_name, scope_version) = rec
-                if resource_attributes:
+                if not resource_attributes:
+                    resource_id = cached_resource = None
+                elif resource_attributes is not cached_resource:  # a batch's spans share one resource
                     resource_id, resource_json = self._resource_key(resource_attributes)
                     resources[resource_id] = resource_json
-                else:
-                    resource_id = None
+                    cached_resource = resource_attributes
                 span_rows.append([
-                    trace_id, span_id, parent_id, name, kind, start, end, status_code,
+                    trace_id, span_id, parent_id, name, kind_name, start, end, status_code,
                     status_message, _dumps(attributes) if attributes else "{}",
                     _dumps(events) if events else None, resource_id, scope_name, scope_version,
                     usage_json(usage),
                 ])
-                cost = span_cost(attributes, usage) if usage is not None or (
-                    attributes and COST_ATTRIBUTE in attributes) else None
-                index_rows.append([
-                    trace_id, span_id, span_type(attributes) if attributes else UNKNOWN_SPAN_TYPE, cost_json(cost),
-                ])
-                batch_nodes.setdefault(trace_id, []).append((span_id, parent_id, name, status_code, usage, cost, start))
+                index_rows.append([trace_id, span_id, kind, cost_json(cost)])
         except (TypeError, ValueError, AttributeError, IndexError) as exc:
             raise StoreWriteError(f"invalid span record, batch not stored: {exc!r}") from exc
         if not span_rows:
@@ -614,11 +609,11 @@ class SQLiteTraceStore:
                 try:
                     if resources:
                         conn.executemany(_INSERT_RESOURCE, resources.items())
-                    stored = self._stored_summaries(conn, list(arrived))
+                    stored = self._stored_summaries(conn, list(batch.summaries))
                     merged = {tid: merge_summaries(stored[tid][1] if tid in stored else None, summary)
-                              for tid, summary in arrived.items()}
+                              for tid, summary in batch.summaries.items()}
                     details = {tid: merge_details(stored[tid][2] if tid in stored else None, d)
-                               for tid, d in arrived_details.items()}
+                               for tid, d in batch.details.items()}
                     conn.executemany(_UPSERT_SUMMARY, [(tid, *m[:8]) for tid, m in merged.items()])
                     keys = {tid: found[0] for tid, found in stored.items()}
                     keys.update(_trace_keys(conn, [tid for tid in merged if tid not in keys]))
@@ -628,13 +623,13 @@ class SQLiteTraceStore:
                         row[0] = keys[row[0]]
                     conn.executemany(_INSERT_SPAN, span_rows)
                     conn.executemany(_INSERT_SPAN_INDEX, index_rows)
-                    for tid, (tags, metadata) in carried.items():
+                    for tid, (tags, metadata) in batch.carried.items():
                         if tags:
                             conn.executemany(_UPSERT_TAG, [(keys[tid], k, v) for k, v in tags.items()])
                         if metadata:
                             conn.executemany(_UPSERT_METADATA, [(keys[tid], k, v) for k, v in metadata.items()])
                     _write_index(conn, [(keys[tid], tid, summary, details[tid]) for tid, summary in merged.items()],
-                                 {tid: nodes for tid, nodes in batch_nodes.items() if tid not in stored})
+                                 {tid: nodes for tid, nodes in batch.nodes.items() if tid not in stored})
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:

@@ -59,6 +59,7 @@ GEN_AI_USAGE_ATTRIBUTES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     (CACHE_CREATION, (_A.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, "gen_ai.usage.cache_creation.input_tokens")),
     (REASONING, (_A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,)),
 )
+(_, _INPUT_NAMES), (_, _OUTPUT_NAMES), *_OPTIONAL_USAGE_ATTRIBUTES = GEN_AI_USAGE_ATTRIBUTES
 _MODEL_ATTRIBUTES = (_A.GEN_AI_RESPONSE_MODEL, _A.GEN_AI_REQUEST_MODEL)
 
 #: (span_id, parent_id or None, the span's usage: a mapping, its JSON text, or None)
@@ -81,14 +82,22 @@ def span_usage(attributes: Mapping[str, Any]) -> Optional[Dict[str, int]]:
 
 
 def _gen_ai_usage(attributes: Mapping[str, Any]) -> Optional[Dict[str, int]]:
-    (_, input_names), (_, output_names), *optional = GEN_AI_USAGE_ATTRIBUTES
-    inp, out = _first_count(attributes, input_names), _first_count(attributes, output_names)
+    get = attributes.get
+    # the usual case first (ints as the SDKs report them); anything else goes through _first_count
+    inp = get(_INPUT_NAMES[0])
+    if type(inp) is not int or inp < 0:
+        inp = _first_count(attributes, _INPUT_NAMES)
+    out = get(_OUTPUT_NAMES[0])
+    if type(out) is not int or out < 0:
+        out = _first_count(attributes, _OUTPUT_NAMES)
     if inp is None and out is None:
         return None
-    usage = {INPUT: inp or 0, OUTPUT: out or 0}
-    usage[TOTAL] = usage[INPUT] + usage[OUTPUT]
-    for key, names in optional:
-        value = _first_count(attributes, names)
+    inp, out = inp or 0, out or 0
+    usage = {INPUT: inp, OUTPUT: out, TOTAL: inp + out}
+    for key, names in _OPTIONAL_USAGE_ATTRIBUTES:
+        value = get(names[0])
+        if type(value) is not int or value < 0:
+            value = _first_count(attributes, names)
         if value is not None:
             usage[key] = value
     return usage
@@ -271,57 +280,75 @@ def summarize_batch(records: Sequence[Any], usages: Sequence[Optional[Mapping[st
         usages: ``span_usage(record.attributes)`` of each record, in the same order.
 
     Raises ``TypeError`` / ``AttributeError`` / ``ValueError`` for records of the wrong shape.
+    (:func:`fold_batch` gives this, the details, tags and metadata in one pass.)
     """
-    # per trace while folding: [start, end, root_id, root_name, root_status, model, model_start, usage]
     folded: Dict[str, list] = {}
     for rec, usage in zip(records, usages, strict=True):
-        trace_id, span_id, parent_id, name = rec[0], rec[1], rec[2], rec[3]
-        start, end, status_code, attributes = rec[5], rec[6], rec[7], rec[9]
+        trace_id, start, end, attributes = rec[0], rec[5], rec[6], rec[9]
         t = folded.get(trace_id)
         if t is None:
-            t = folded[trace_id] = [start, end, None, None, None, None, None, False]
-        else:
-            if start < t[0]:
-                t[0] = start
-            if end > t[1]:
-                t[1] = end
-        if parent_id is None:
-            t[2], t[3], t[4] = span_id, name, status_code
-        if attributes:
-            model = span_model(attributes)
-            if model is not None and (t[5] is None or start < t[6]):
-                t[5], t[6] = model, start
-        if usage is not None:
-            t[7] = True
+            t = folded[trace_id] = _new_summary(start, end)
+        _fold_summary(t, rec[1], rec[2], rec[3], start, end, rec[7], span_model(attributes) if attributes else None, usage)
     return {trace_id: TraceSummary(*t) for trace_id, t in folded.items()}
+
+
+def _new_summary(start: int, end: int) -> list:
+    """A trace's summary while folding: [start, end, root_id, root_name, root_status, model, model_start, usage]."""
+    return [start, end, None, None, None, None, None, False]
+
+
+def _fold_summary(t: list, span_id: str, parent_id: Optional[str], name: str, start: int, end: int,
+                  status_code: str, model: Optional[str], usage: Optional[Mapping[str, int]]) -> None:
+    """Fold one span (its :func:`span_model` and :func:`span_usage` given) into ``t`` (:func:`_new_summary`)."""
+    if start < t[0]:
+        t[0] = start
+    if end > t[1]:
+        t[1] = end
+    if parent_id is None:
+        t[2], t[3], t[4] = span_id, name, status_code
+    if model is not None and (t[5] is None or start < t[6]):
+        t[5], t[6] = model, start
+    if usage is not None:
+        t[7] = True
 
 
 def summarize_details(records: Sequence[Any]) -> Dict[str, TraceDetails]:
     """``{trace_id: TraceDetails}`` of the spans of one batch (arrival order), for :func:`merge_details`.
     A preview's messages are decoded once per trace and batch (only the winning source)."""
-    # per trace: [provider, provider_start, service, root_seen, request src, rank, response src, rank]
     folded: Dict[str, list] = {}
     for rec in records:
-        trace_id, parent_id, start, end, attributes = rec[0], rec[2], rec[5], rec[6], rec[9]
+        trace_id, attributes = rec[0], rec[9]
         t = folded.get(trace_id)
         if t is None:
-            t = folded[trace_id] = [None, None, None, False, None, None, None, None]
-        if parent_id is None:
-            service = _service_name(rec[11])
-            if service is not None:
-                t[2], t[3] = service, True
-        elif t[2] is None:
-            t[2] = _service_name(rec[11])
-        if attributes:
-            if (t[1] is None or start < t[1]) and span_model(attributes) is not None:
-                provider = attributes.get(_A.GEN_AI_PROVIDER_NAME)
-                t[0], t[1] = provider if isinstance(provider, str) else None, start
-            _fold_previews(t, parent_id, start, end, attributes)
-    return {
-        trace_id: TraceDetails(t[0], t[1], t[2], t[3], _preview(t[4], _request_text), t[5],
-                               _preview(t[6], _response_text), t[7])
-        for trace_id, t in folded.items()
-    }
+            t = folded[trace_id] = _new_details()
+        _fold_details(t, rec[2], rec[5], rec[6], attributes, rec[11], span_model(attributes) if attributes else None)
+    return {trace_id: _details(t) for trace_id, t in folded.items()}
+
+
+def _new_details() -> list:
+    """A trace's details while folding: [provider, provider_start, service, root_seen, request src, rank, response src, rank]."""
+    return [None, None, None, False, None, None, None, None]
+
+
+def _fold_details(t: list, parent_id: Optional[str], start: int, end: int, attributes: Mapping[str, Any],
+                  resource: Any, model: Optional[str]) -> None:
+    """Fold one span (``model``: its :func:`span_model`) into ``t`` (:func:`_new_details`)."""
+    if parent_id is None:
+        service = _service_name(resource)
+        if service is not None:
+            t[2], t[3] = service, True
+    elif t[2] is None:
+        t[2] = _service_name(resource)
+    if attributes:
+        if model is not None and (t[1] is None or start < t[1]):
+            provider = attributes.get(_A.GEN_AI_PROVIDER_NAME)
+            t[0], t[1] = provider if isinstance(provider, str) else None, start
+        _fold_previews(t, parent_id, start, end, attributes)
+
+
+def _details(t: list) -> TraceDetails:
+    """The :class:`TraceDetails` of a folded ``t``: the winning preview sources decoded (once)."""
+    return TraceDetails(t[0], t[1], t[2], t[3], _preview(t[4], _request_text), t[5], _preview(t[6], _response_text), t[7])
 
 
 def merge_details(stored: Optional[TraceDetails], arrived: TraceDetails) -> TraceDetails:
@@ -398,16 +425,20 @@ def _preview(source: Optional[tuple], from_messages: Any) -> Optional[str]:
     return text if len(text) <= PREVIEW_LENGTH else text[: PREVIEW_LENGTH - 3] + "..."
 
 
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _parts_text(message: Any) -> str:
-    parts = message.get("parts") if isinstance(message, Mapping) else None
-    texts = [p.get("content") for p in parts or () if isinstance(p, Mapping) and p.get("type") == "text"]
-    return "".join(t for t in texts if isinstance(t, str))
+    parts = message.get("parts") if _is_mapping(message) else None
+    texts = [p.get("content") for p in parts or () if _is_mapping(p) and p.get("type") == "text"]
+    return "".join([t for t in texts if type(t) is str or isinstance(t, str)])
 
 
 def _request_text(messages: Any) -> Optional[str]:
     """The text of the first user message of ``gen_ai.input.messages`` (semconv v1.41.1 schema)."""
     for message in messages if isinstance(messages, list) else ():
-        if isinstance(message, Mapping) and message.get("role") == "user":
+        if _is_mapping(message) and message.get("role") == "user":
             return _parts_text(message) or None
     return None
 
@@ -570,29 +601,130 @@ def tags_and_metadata(records: Sequence[Any]) -> Dict[str, Tuple[Dict[str, str],
     out: Dict[str, Tuple[Dict[str, str], Dict[str, str]]] = {}
     for rec in records:
         attributes = rec[9]
-        if not attributes:
-            continue
-        found = None
-        session = attributes.get(_SESSION_ID)
-        if session is None:
-            session = attributes.get(_A.GEN_AI_CONVERSATION_ID)
-        user = attributes.get(_USER_ID)
-        if session is not None or user is not None:
-            found = out.setdefault(rec[0], ({}, {}))
-            if session is not None:
-                found[1][SESSION_METADATA] = _text(session)
-            if user is not None:
-                found[1][USER_METADATA] = _text(user)
-        for name, value in attributes.items():
+        if attributes:
+            _carry(out, rec[0], attributes)
+    return out
+
+
+def _carry(out: Dict[str, Tuple[Dict[str, str], Dict[str, str]]], trace_id: str, attributes: Mapping[str, Any]) -> None:
+    """Fold the tags and metadata one span carries into ``out`` (see :func:`tags_and_metadata`)."""
+    found = None
+    get = attributes.get
+    session = get(_SESSION_ID)
+    if session is None:
+        session = get(_A.GEN_AI_CONVERSATION_ID)
+    user = get(_USER_ID)
+    if session is not None or user is not None:
+        found = out.setdefault(trace_id, ({}, {}))
+        if session is not None:
+            found[1][SESSION_METADATA] = _text(session)
+        if user is not None:
+            found[1][USER_METADATA] = _text(user)
+    plan = _carried_names(attributes)
+    if plan:
+        found = found or out.setdefault(trace_id, ({}, {}))
+        for name, which, key in plan:
+            found[which][key] = _text(attributes[name])
+
+
+#: attribute names (a span's, in order) -> ``((name, 0 tag / 1 metadata, key), ...)``: spans of one
+#: instrumentation share their names, so each set of names is scanned for the prefixes once
+_carried_plans: Dict[tuple, tuple] = {}
+_CARRIED_PLANS_MAX = 1024
+
+
+def _carried_names(attributes: Mapping[str, Any]) -> tuple:
+    """``((name, 0|1, key), ...)`` of the attributes that are tags (0) or metadata (1), in their order."""
+    names = tuple(attributes)
+    plan = _carried_plans.get(names)
+    if plan is None:
+        found = []
+        for name in names:
             if not name.startswith(_PREFIXES):
                 continue
             if name.startswith(TAG_PREFIX) and len(name) > len(TAG_PREFIX):
-                found = found or out.setdefault(rec[0], ({}, {}))
-                found[0][name[len(TAG_PREFIX):]] = _text(value)
+                found.append((name, 0, name[len(TAG_PREFIX):]))
             elif name.startswith(METADATA_PREFIX) and len(name) > len(METADATA_PREFIX):
-                found = found or out.setdefault(rec[0], ({}, {}))
-                found[1][name[len(METADATA_PREFIX):]] = _text(value)
-    return out
+                found.append((name, 1, name[len(METADATA_PREFIX):]))
+        plan = tuple(found)
+        if len(_carried_plans) >= _CARRIED_PLANS_MAX:
+            _carried_plans.clear()
+        _carried_plans[names] = plan
+    return plan
+
+
+# --- one pass over a batch ---------------------------------------------------------------------------
+
+
+class BatchFold(NamedTuple):
+    """What a store derives from one batch of records, in one pass (:func:`fold_batch`).
+
+    Fields:
+        usages, costs, span_types: per record, in order: :func:`span_usage` (``None`` without
+            attributes), the cost (``{"input_cost", "output_cost", "total_cost"}`` USD, or ``None``)
+            and :func:`span_type` (``"UNKNOWN"`` without attributes).
+        summaries, details: ``{trace_id: TraceSummary}`` (as :func:`summarize_batch`) and
+            ``{trace_id: TraceDetails}`` (as :func:`summarize_details`).
+        carried: ``{trace_id: (tags, metadata)}`` (as :func:`tags_and_metadata`).
+        nodes: ``{trace_id: [(span_id, parent_id, name, status_code, usage, cost, start_time_ns), ...]}``
+            in arrival order: the :data:`IndexNode` s of :func:`index_trace` for a trace whose
+            spans are all in this batch.
+    """
+
+    usages: List[Optional[Dict[str, int]]]
+    costs: List[Optional[Dict[str, float]]]
+    span_types: List[str]
+    summaries: Dict[str, TraceSummary]
+    details: Dict[str, TraceDetails]
+    carried: Dict[str, Tuple[Dict[str, str], Dict[str, str]]]
+    nodes: Dict[str, List[tuple]]
+
+
+def fold_batch(records: Sequence[Any], cost_of: Optional[Any] = None) -> BatchFold:
+    """:func:`span_usage`, cost, :func:`span_type`, :func:`summarize_batch`, :func:`summarize_details`
+    and :func:`tags_and_metadata` of a batch (:class:`~otel_genai.store.model.SpanRecord` s, arrival
+    order) in one pass, each span's attributes looked at once: the same results as those functions.
+
+    ``cost_of``: ``(attributes, usage, model) -> cost or None`` for a span with attributes (e.g.
+    :func:`otel_genai.store.pricing.span_cost_of`); ``None``: no costs.
+
+    Raises ``TypeError`` / ``AttributeError`` / ``ValueError`` / ``IndexError`` for records of the wrong shape.
+    """
+    usages: list = []
+    costs: list = []
+    types: list = []
+    folded: Dict[str, tuple] = {}
+    carried: Dict[str, Tuple[Dict[str, str], Dict[str, str]]] = {}
+    for rec in records:
+        trace_id, span_id, parent_id, name = rec[0], rec[1], rec[2], rec[3]
+        start, end, status_code, attributes = rec[5], rec[6], rec[7], rec[9]
+        t = folded.get(trace_id)
+        if t is None:
+            t = folded[trace_id] = (_new_summary(start, end), _new_details(), [])
+        if attributes:
+            usage = _gen_ai_usage(attributes)
+            if usage is None:
+                usage = parse_token_usage(attributes.get(TOKEN_USAGE_ATTRIBUTE))
+            model = span_model(attributes)
+            cost = cost_of(attributes, usage, model) if cost_of is not None else None
+            kind = span_type(attributes)
+            _carry(carried, trace_id, attributes)
+        else:
+            usage = model = cost = None
+            kind = UNKNOWN_SPAN_TYPE
+        usages.append(usage)
+        costs.append(cost)
+        types.append(kind)
+        _fold_summary(t[0], span_id, parent_id, name, start, end, status_code, model, usage)
+        _fold_details(t[1], parent_id, start, end, attributes, rec[11], model)
+        t[2].append((span_id, parent_id, name, status_code, usage, cost, start))
+    return BatchFold(
+        usages, costs, types,
+        {trace_id: TraceSummary(*t[0]) for trace_id, t in folded.items()},
+        {trace_id: _details(t[1]) for trace_id, t in folded.items()},
+        carried,
+        {trace_id: t[2] for trace_id, t in folded.items()},
+    )
 
 
 # --- what a store indexes per trace ---------------------------------------------------------------
@@ -635,7 +767,7 @@ def _usage_and_cost(nodes: Sequence[Sequence[Any]]) -> Tuple[Optional[Dict[str, 
     """A trace's usage (:func:`aggregate_token_usage`'s result) and cost (summed the same way,
     keys ``input_cost`` / ``output_cost`` / ``total_cost``) in one walk of the span tree.
     ``nodes``: ``(span_id, parent_id, _, _, usage, cost, ...)``, usage and cost as mappings or JSON."""
-    from .pricing import COST_KEYS, parse_cost
+    COST_KEYS, parse_cost = _pricing.COST_KEYS, _pricing.parse_cost  # noqa: N806
 
     usage_by_id: dict = {}
     cost_by_id: dict = {}
@@ -684,7 +816,7 @@ def needs_spans(summary: TraceSummary) -> bool:
 def index_trace(summary: TraceSummary, details: Optional[TraceDetails] = None, nodes: Sequence[IndexNode] = ()) -> TraceIndex:
     """The :class:`TraceIndex` of a trace from its summary and details; ``nodes``: its stored spans
     when :func:`needs_spans`."""
-    from .pricing import cost_json
+    cost_json = _pricing.cost_json
 
     name, status_code = summary.root_span_name, summary.root_status_code
     if summary.root_span_id is None:
@@ -715,6 +847,9 @@ def index_trace(summary: TraceSummary, details: Optional[TraceDetails] = None, n
     )
 
 
+# last: pricing imports this module (the functions above only use it when called)
+from . import pricing as _pricing  # noqa: E402
+
 __all__: List[str] = [
     "BASE_KEYS",
     "CACHE_KEYS",
@@ -724,8 +859,10 @@ __all__: List[str] = [
     "TraceDetails",
     "TraceIndex",
     "TraceSummary",
+    "BatchFold",
     "aggregate_span_usage",
     "aggregate_tree",
+    "fold_batch",
     "index_trace",
     "needs_spans",
     "span_type",
