@@ -36,6 +36,7 @@ import functools
 import json
 import logging
 import os
+import sys
 import threading
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
@@ -129,6 +130,12 @@ def _model_rates(model: str, provider: Optional[str]) -> Any:
 _warm: list = []
 
 
+def _exiting() -> bool:
+    from ..instrumentation._core import lifecycle
+
+    return lifecycle.exiting or lifecycle.finalizing()
+
+
 def warm_up() -> None:
     """Load ``genai-prices`` (and its price data: ~0.5 s) in a daemon thread, once per process, so
     the first batch a store prices does not wait for it. Stores call this when opened for writing.
@@ -136,9 +143,7 @@ def warm_up() -> None:
     Not while the process exits (a store first opened by the exit flush): a thread that starts
     importing then only delays the exit, and an import racing the interpreter's shutdown changed the
     exit status of a program dying of Ctrl-C (1 instead of -SIGINT, tests/test_lifecycle.py)."""
-    from ..instrumentation._core import lifecycle
-
-    if _warm or lifecycle.exiting or lifecycle.finalizing():
+    if _warm or _exiting():
         return
     _warm.append(True)
 
@@ -157,6 +162,11 @@ def price(model: Optional[str], provider: Optional[str], usage: Optional[Mapping
     ``None`` when the model is unknown to ``genai-prices`` or there is no usage. Never raises for a
     strange model name (a fault in the library is logged at debug level and gives ``None``)."""
     if not model or not usage:
+        return None
+    if "genai_prices" not in sys.modules and _exiting():
+        # no first import while the process exits: importing then makes a program that dies of an
+        # unhandled Ctrl-C exit with status 1 instead of -SIGINT (CPython resets its flag); the
+        # spans flushed at exit before the prices were ever loaded are stored without a cost
         return None
     try:
         found = _rates_by_name.get((model, provider))
