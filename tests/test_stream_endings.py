@@ -90,13 +90,13 @@ async def test_user_exception_inside_an_async_stream_helper_marks_the_span_faile
 async def test_async_stream_helper_cut_by_a_timeout_is_a_cancellation(endpoint, telemetry, both, helper):
     received = []
 
-    async def consume():
-        async with helpers(endpoint, True)[helper]() as stream:
-            async for event in stream:
-                received.append(event)
-
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(consume(), timeout=0.1)  # the fixture streams a chunk every 20 ms
+        async with asyncio.timeout(None) as deadline:
+            async with helpers(endpoint, True)[helper]() as stream:
+                async for event in stream:
+                    received.append(event)
+                    if len(received) == 1:  # the fixture streams a chunk every 20 ms: cut it 10 ms after the first
+                        deadline.reschedule(asyncio.get_running_loop().time() + 0.01)
     gc.collect()
     span = only_span(telemetry)
     assert received  # cut mid-stream
