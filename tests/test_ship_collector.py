@@ -13,6 +13,8 @@ when ``collector/bin/otelcol-genai`` is absent, so nothing here skips for want o
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 import subprocess
 import time
@@ -198,7 +200,12 @@ def test_privacy_config_removes_content_and_keeps_token_usage(tmp_path, replayer
     seen = set()
     for trace_id, ref in reference.items():
         got = received[trace_id]
-        assert got["info"] == ref["info"]  # token usage, status, model, times: all kept
+        # token usage, cost, status, model, times: all kept; the previews are message content, removed
+        assert dataclasses.replace(got["info"], request_preview=None, response_preview=None) == dataclasses.replace(
+            ref["info"], request_preview=None, response_preview=None
+        )
+        assert got["info"].request_preview is None and got["info"].response_preview is None
+        assert ref["info"].request_preview and ref["info"].cost == got["info"].cost and got["info"].cost is not None
         for kept, original in zip(got["spans"], ref["spans"], strict=True):
             assert kept.span_id == original.span_id and kept.name == original.name
             seen |= set(CONTENT) & original.attributes.keys()  # what the app did capture

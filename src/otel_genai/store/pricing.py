@@ -136,6 +136,15 @@ def _exiting() -> bool:
     return lifecycle.exiting or lifecycle.finalizing()
 
 
+def _dying_of_ctrl_c() -> bool:
+    """The process exits because its main module raised ``KeyboardInterrupt`` (``sys.last_value``,
+    set when the interpreter printed it). Then ``genai-prices`` is not imported for the first time:
+    CPython resets its "die of SIGINT" flag whenever code is compiled from a string (``exec``, as
+    ``namedtuple`` and ``dataclass`` do at import), so a first import in the exit flush made such a
+    program exit with status 1 instead of -SIGINT. Its last spans are stored without a cost."""
+    return _exiting() and isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
+
+
 def warm_up() -> None:
     """Load ``genai-prices`` (and its price data: ~0.5 s) in a daemon thread, once per process, so
     the first batch a store prices does not wait for it. Stores call this when opened for writing.
@@ -163,10 +172,7 @@ def price(model: Optional[str], provider: Optional[str], usage: Optional[Mapping
     strange model name (a fault in the library is logged at debug level and gives ``None``)."""
     if not model or not usage:
         return None
-    if "genai_prices" not in sys.modules and _exiting():
-        # no first import while the process exits: importing then makes a program that dies of an
-        # unhandled Ctrl-C exit with status 1 instead of -SIGINT (CPython resets its flag); the
-        # spans flushed at exit before the prices were ever loaded are stored without a cost
+    if "genai_prices" not in sys.modules and _dying_of_ctrl_c():
         return None
     try:
         found = _rates_by_name.get((model, provider))
