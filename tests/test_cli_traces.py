@@ -187,7 +187,7 @@ def test_real_process(store, tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"otel-genai: error: no trace store at {missing} (nothing has been exported there yet;"
-        " pass --store PATH or set OTEL_GENAI_STORE_PATH)"
+        " pass --store PATH|URI or set OTEL_GENAI_STORE_URI / OTEL_GENAI_STORE_PATH)"
     ]
     assert not missing.exists()
 

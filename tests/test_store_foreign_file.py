@@ -28,7 +28,7 @@ from otel_genai.store.sqlite import APPLICATION_ID, SCHEMA_VERSION, ForeignStore
 from shipping import clean_env, free_port
 
 CLI = [sys.executable, "-m", "otel_genai.cli"]
-HINT = "(pass --store PATH or set OTEL_GENAI_STORE_PATH)"
+HINT = "(pass --store PATH|URI or set OTEL_GENAI_STORE_URI / OTEL_GENAI_STORE_PATH)"
 
 
 def foreign_db(path: Path, journal_mode: str = "delete") -> Path:

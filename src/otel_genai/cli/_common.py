@@ -13,9 +13,9 @@ from typing import Optional
 from ..store import ForeignStoreError, StoreNotFoundError, TraceStore, open_store
 
 #: how to point a command at another store, appended to store errors
-STORE_HINT = "pass --store PATH or set OTEL_GENAI_STORE_PATH"
+STORE_HINT = "pass --store PATH|URI or set OTEL_GENAI_STORE_URI / OTEL_GENAI_STORE_PATH"
 STORE_HELP = (
-    "the trace store: a file path or a URI such as sqlite:///abs/path.db (default: $OTEL_GENAI_STORE_URI,"
+    "the trace store: a file path or a URI, sqlite:///abs/path.db or postgresql://user:pass@host:5432/db (default: $OTEL_GENAI_STORE_URI,"
     " else $OTEL_GENAI_STORE_PATH, else traces.db in the per-user data dir)"
 )
 
@@ -26,7 +26,7 @@ class CliError(Exception):
 
 def add_store_argument(parser: argparse.ArgumentParser) -> None:
     """``--store PATH|URI`` (``args.store``; ``None`` when not given)."""
-    parser.add_argument("--store", metavar="PATH", help=STORE_HELP)
+    parser.add_argument("--store", metavar="PATH|URI", help=STORE_HELP)
 
 
 def open_for_command(store: Optional[str], *, read_only: bool) -> TraceStore:

@@ -33,7 +33,7 @@ from typing import Any, List, NamedTuple, Optional, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ..store.backends import STORE_PATH_ENV, open_store, resolve_store_uri
+from ..store.backends import STORE_PATH_ENV, open_store, redact_uri, resolve_store_uri
 from ..store.interface import DEFAULT_TIMEOUT_S, ForeignStoreError, PathLike, TraceStore
 from ..store.model import SpanRecord
 
@@ -175,8 +175,8 @@ class TraceStoreSpanExporter(SpanExporter):
 
     @property
     def location(self) -> str:
-        """The store this exporter writes to, as given or resolved: a file path or a URI."""
-        return self._location
+        """The store this exporter writes to, as given or resolved: a file path or a URI (without its password)."""
+        return redact_uri(self._location)
 
     def _get_store(self) -> TraceStore:
         store = self._store
@@ -217,7 +217,7 @@ class TraceStoreSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         if self._failing:
             self._failing = False
-            _logger.info("otel-genai: the trace store at %s accepts spans again", self._location)
+            _logger.info("otel-genai: the trace store at %s accepts spans again", redact_uri(self._location))
         if self._retention is not None:
             self._maybe_apply_retention()
         return SpanExportResult.SUCCESS
@@ -241,7 +241,7 @@ class TraceStoreSpanExporter(SpanExporter):
             with open_store(self._location, timeout_s=self._busy_timeout_s) as store:
                 deleted = policy.apply(store)
             if deleted:
-                _logger.debug("otel-genai: retention deleted %d traces from %s", deleted, self._location)
+                _logger.debug("otel-genai: retention deleted %d traces from %s", deleted, redact_uri(self._location))
         except Exception as exc:  # noqa: BLE001 - a background job; the next run retries
             _logger.debug("otel-genai: trace retention failed: %s", exc)
 
@@ -260,7 +260,7 @@ class TraceStoreSpanExporter(SpanExporter):
             "otel-genai: dropped %d spans: could not write them to the trace store at %s: %s "
             "(further failures are logged at debug level until a write succeeds)",
             count,
-            self._location,
+            redact_uri(self._location),
             exc,
         )
 

@@ -19,7 +19,7 @@ Layout, top-down:
 * :mod:`.export`: traces as JSON lines or OTLP JSON files, and back (``otel-genai traces export|import``).
 * :mod:`.sqlite`: the SQLite adapter, :class:`SQLiteTraceStore` (SQL and connection handling only).
 * :mod:`.otlp`: OTLP export requests (protobuf or JSON) -> :class:`SpanRecord`, and their ingest.
-* :mod:`.receiver`: the HTTP server behind ``otel-genai serve``.
+* :mod:`.receiver`: an alias of :mod:`otel_genai.server`, the HTTP server behind ``otel-genai serve`` / ``ui``.
 
 Write: ``open_store().write_spans([SpanRecord, ...])`` (one transaction per batch), fed by
 :class:`otel_genai.exporters.store.TraceStoreSpanExporter`, ``otel-genai serve`` or any producer.

@@ -69,6 +69,25 @@ def resolve_store_uri(store: Optional[PathLike] = None) -> str:
     return str(default_store_path())
 
 
+def redact_uri(uri: str) -> str:
+    """``uri`` without its password, for messages and ``location`` (``postgresql://user@host:5432/db``);
+    a path or a URI without a password is returned as it is."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not _URI.match(uri):
+        return uri
+    try:
+        parts = urlsplit(uri)
+        if parts.password is None:
+            return uri
+        netloc = parts.netloc.rpartition("@")[2]
+        if parts.username is not None:
+            netloc = f"{parts.username}@{netloc}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return f"<invalid {store_scheme(uri)} URI>"
+
+
 def store_scheme(uri: str) -> str:
     """The backend scheme of a store URI (lower case); a plain path is :data:`DEFAULT_BACKEND`."""
     match = _URI.match(uri)

@@ -9,7 +9,7 @@ encodings), store the valid ones in one transaction, and build the ``ExportTrace
 Errors are the domain's, never HTTP's: :class:`MalformedRequestError` for a body that is not a
 request, and the store's own (:class:`~otel_genai.store.interface.StoreUnavailableError`,
 :class:`~otel_genai.store.interface.StoreWriteError`). The HTTP layer
-(:mod:`otel_genai.store.receiver`) maps them to status codes.
+(:mod:`otel_genai.server.ingest`) maps them to status codes.
 """
 
 from __future__ import annotations

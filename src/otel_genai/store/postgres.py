@@ -81,6 +81,7 @@ from .interface import (
     to_ns,
 )
 from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
+from .backends import redact_uri
 from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost, warm_up
 from .query import (
     DEFAULT_MAX_RESULTS,
@@ -239,18 +240,7 @@ def open_uri(uri: PathLike, *, read_only: bool = False, timeout_s: float = DEFAU
     return PostgresTraceStore(str(uri), read_only=read_only, timeout_s=timeout_s)
 
 
-def redact(uri: str) -> str:
-    """``uri`` without its password (for messages and ``location``): ``postgresql://user@host:5432/db``."""
-    try:
-        parts = urlsplit(uri)
-        if parts.password is None:
-            return uri
-        netloc = parts.netloc.rpartition("@")[2]
-        if parts.username is not None:
-            netloc = f"{parts.username}@{netloc}"
-        return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return "<invalid PostgreSQL URI>"
+redact = redact_uri  # (the adapter's name for it)
 
 
 class _ForeignDatabaseError(ForeignStoreError):
