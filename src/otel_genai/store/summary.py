@@ -157,7 +157,17 @@ def usage_json(usage: Optional[Mapping[str, int]]) -> Optional[str]:
     """``usage`` (token counts by :data:`USAGE_KEYS`) as compact JSON text, for storing; ``None`` stays ``None``."""
     if usage is None:
         return None
-    return "{%s}" % ",".join([f'"{key}":{count:d}' for key, count in usage.items()])
+    keys = tuple(usage)
+    template = _usage_templates.get(keys)
+    if template is None:  # a few key sets in practice: one format string each
+        template = "{{%s}}" % ",".join(['"%s":{:d}' % key.replace("{", "{{").replace("}", "}}") for key in keys])
+        if len(_usage_templates) < 256:
+            _usage_templates[keys] = template
+    return template.format(*usage.values())
+
+
+#: usage keys (in order) -> the ``str.format`` template of :func:`usage_json`
+_usage_templates: Dict[tuple, str] = {}
 
 
 def span_model(attributes: Mapping[str, Any]) -> Optional[str]:
@@ -767,45 +777,57 @@ def _usage_and_cost(nodes: Sequence[Sequence[Any]]) -> Tuple[Optional[Dict[str, 
     """A trace's usage (:func:`aggregate_token_usage`'s result) and cost (summed the same way,
     keys ``input_cost`` / ``output_cost`` / ``total_cost``) in one walk of the span tree.
     ``nodes``: ``(span_id, parent_id, _, _, usage, cost, ...)``, usage and cost as mappings or JSON."""
-    COST_KEYS, parse_cost = _pricing.COST_KEYS, _pricing.parse_cost  # noqa: N806
-
-    usage_by_id: dict = {}
-    cost_by_id: dict = {}
-    parent_by_id: dict = {}
+    parse_cost = _pricing.parse_cost
+    value_by_id: dict = {}  # span_id -> (parent_id, usage, cost)
     for node in nodes:
-        span_id, usage, cost = node[0], node[4], node[5]
-        parent_by_id[span_id] = node[1]
-        usage_by_id[span_id] = usage if type(usage) is dict or usage is None else parse_token_usage(usage)
-        cost_by_id[span_id] = cost if type(cost) is dict or cost is None else parse_cost(cost)
+        usage, cost = node[4], node[5]
+        if usage is not None and type(usage) is not dict:
+            usage = parse_token_usage(usage)
+        if cost is not None and type(cost) is not dict:
+            cost = parse_cost(cost)
+        value_by_id[node[0]] = (node[1], usage, cost)
     children: dict = {}
-    roots = []
-    for span_id, parent_id in parent_by_id.items():
-        if parent_id is not None and parent_id in parent_by_id:
-            children.setdefault(parent_id, []).append(span_id)
+    stack = []
+    for span_id, (parent_id, _, _) in value_by_id.items():
+        if parent_id is not None and parent_id in value_by_id:
+            found = children.get(parent_id)
+            if found is None:
+                children[parent_id] = [span_id]
+            else:
+                found.append(span_id)
         else:
-            roots.append(span_id)
-    usage_total = dict.fromkeys(BASE_KEYS, 0)
-    cost_total = dict.fromkeys(COST_KEYS, 0.0)
-    found_usage = found_cost = False
-    stack = [(root, False, False) for root in roots]
+            stack.append((span_id, False, False))
+    usage_total = cost_total = None
     while stack:
         span_id, usage_above, cost_above = stack.pop()
-        usage, cost = usage_by_id[span_id], cost_by_id[span_id]
+        _, usage, cost = value_by_id[span_id]
         if usage is not None and not usage_above:
-            found_usage = True
-            for key in BASE_KEYS:
-                usage_total[key] += usage.get(key, 0)
-            for key in OPTIONAL_KEYS:
-                if key in usage:
-                    usage_total[key] = usage_total.get(key, 0) + usage[key]
+            if usage_total is None:
+                usage_total = {INPUT: 0, OUTPUT: 0, TOTAL: 0}
+            usage_total[INPUT] += usage.get(INPUT, 0)
+            usage_total[OUTPUT] += usage.get(OUTPUT, 0)
+            usage_total[TOTAL] += usage.get(TOTAL, 0)
+            if len(usage) > 3 or INPUT not in usage or OUTPUT not in usage or TOTAL not in usage:
+                for key in OPTIONAL_KEYS:
+                    if key in usage:
+                        usage_total[key] = usage_total.get(key, 0) + usage[key]
         if cost is not None and not cost_above:
-            found_cost = True
-            for key in COST_KEYS:
-                cost_total[key] += cost.get(key, 0.0)
-        below = (usage_above or usage is not None, cost_above or cost is not None)
-        for child in children.get(span_id, ()):
-            stack.append((child, *below))
-    return (usage_total if found_usage else None), (cost_total if found_cost else None)
+            if cost_total is None:
+                cost_total = {_INPUT_COST: 0.0, _OUTPUT_COST: 0.0, _TOTAL_COST: 0.0}
+            cost_total[_INPUT_COST] += cost.get(_INPUT_COST, 0.0)
+            cost_total[_OUTPUT_COST] += cost.get(_OUTPUT_COST, 0.0)
+            cost_total[_TOTAL_COST] += cost.get(_TOTAL_COST, 0.0)
+        below = children.get(span_id)
+        if below is not None:
+            usage_below, cost_below = usage_above or usage is not None, cost_above or cost is not None
+            for child in below:
+                stack.append((child, usage_below, cost_below))
+    return usage_total, cost_total
+
+
+#: the cost keys, :data:`otel_genai.store.pricing.COST_KEYS` (pricing imports this module, so they are
+#: spelled here; tests/test_store_batch.py checks they are the same)
+_INPUT_COST, _OUTPUT_COST, _TOTAL_COST = "input_cost", "output_cost", "total_cost"
 
 
 def needs_spans(summary: TraceSummary) -> bool:
