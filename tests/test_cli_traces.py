@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_genai import cli
 from otel_genai.exporters.store import TraceStoreSpanExporter
+from otel_genai.store import open_store
 
 USAGE = "mlflow.chat.tokenUsage"
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -28,9 +29,10 @@ def usage(inp: int, out: int, **cache: int) -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    """Two traces: an older agent run (nested usage counted once: 30/12/42) and a newer failed one."""
-    path = tmp_path / "traces.db"
+def store(store_uri: str):
+    """Two traces, in a store of each backend: an older agent run (nested usage counted once:
+    30/12/42) and a newer failed one."""
+    path = store_uri
     tp = TracerProvider()
     tp.add_span_processor(SimpleSpanProcessor(TraceStoreSpanExporter(path)))
     tracer = tp.get_tracer("cli-tests")
@@ -65,6 +67,12 @@ def store(tmp_path: Path):
         "failed": format(failed.get_span_context().trace_id, "032x"),
     }
     return path, ids
+
+
+def shown(uri: str) -> str:
+    """How the CLI names the store at ``uri`` in its messages (the file path, or the URI without its password)."""
+    with open_store(uri, read_only=True) as opened:
+        return opened.location
 
 
 @pytest.fixture(autouse=True)
@@ -150,13 +158,16 @@ def test_unknown_trace_id_is_one_line_exit_1(store, capsys):
     path, _ = store
     assert cli.main(["traces", "show", "f" * 32, "--store", str(path)]) == 1
     captured = capsys.readouterr()
-    assert captured.err == f"otel-genai: error: no trace with id '{'f' * 32}' in {path}\n"
+    assert captured.err == f"otel-genai: error: no trace with id '{'f' * 32}' in {shown(path)}\n"
     assert captured.out == ""
 
 
 def test_store_path_from_environment(store, capsys, monkeypatch):
     path, ids = store
-    monkeypatch.setenv("OTEL_GENAI_STORE_PATH", str(path))
+    if path.startswith("sqlite://"):  # OTEL_GENAI_STORE_PATH names a file; a URI goes in OTEL_GENAI_STORE_URI
+        monkeypatch.setenv("OTEL_GENAI_STORE_PATH", path[len("sqlite://"):])
+    else:
+        monkeypatch.setenv("OTEL_GENAI_STORE_URI", path)
     assert cli.main(["traces", "show", "--last"]) == 0
     assert ids["failed"] in capsys.readouterr().out
 
@@ -207,7 +218,7 @@ def test_search_filter_order_and_json(store, capsys):
     err = capsys.readouterr().err
     assert err.startswith("otel-genai: error: invalid filter_string at position 20: OR is not supported") and err.endswith("^\n")
     assert cli.main(["traces", "search", "--store", str(path), "--filter", "trace.model = 'none'"]) == 0
-    assert capsys.readouterr().out == f"No traces in {path} match the filter.\n"
+    assert capsys.readouterr().out == f"No traces in {shown(path)} match the filter.\n"
 
 
 def test_narrow_terminals_get_a_table_that_fits(store, capsys, monkeypatch):
@@ -284,9 +295,9 @@ def test_delete_and_tags(store, capsys):
     assert cli.main(["traces", "delete", "--store", str(path)]) == 1
     assert "say which traces to delete" in capsys.readouterr().err
     assert cli.main(["traces", "delete", "--filter", "trace.status = 'ERROR'", "--store", str(path)]) == 0
-    assert capsys.readouterr().out == f"Deleted 1 trace from {path}.\n"
+    assert capsys.readouterr().out == f"Deleted 1 trace from {shown(path)}.\n"
     assert cli.main(["traces", "delete", "--older-than", "1d", "--store", str(path)]) == 0  # 2023: old
-    assert capsys.readouterr().out == f"Deleted 1 trace from {path}.\n"
+    assert capsys.readouterr().out == f"Deleted 1 trace from {shown(path)}.\n"
     assert cli.main(["traces", "delete", "--older-than", "soon", "--store", str(path)]) == 1
     assert "--older-than: invalid duration 'soon'" in capsys.readouterr().err
 
