@@ -4,6 +4,7 @@ exporter on 2 cores), side by side with ``otel-genai serve`` and a real MLflow s
 of the same spans.
 
     python benchmarks/store_ingest.py [--spans 100000] [--batch 512] [--mlflow-spans 5000] [--no-serve] [--no-mlflow]
+    python benchmarks/store_ingest.py --cpu [--against REV ...] [--spans 20000] [--repeat 5]
 
 Spans look like otel-genai's: traces of one ``invoke_agent`` span and three ``chat gpt-4o-mini``
 CLIENT spans with the full attribute set (usage, ``mlflow.chat.tokenUsage``, content), made by the
@@ -19,12 +20,24 @@ ingest is timed, batch by batch, never the making of the spans:
 
 Each row's stored span count is checked. A tool for people, not a test: it prints figures and
 exits 0 unless it could not run.
+
+``--cpu`` measures instead the CPU time (``time.process_time()``, all threads of this process) per
+span of ``SQLiteTraceStore.write_spans``, which on a shared, loaded machine is steadier than wall
+time: the spans are made and converted to records once, then every implementation (this checkout's,
+and the store of each ``--against`` git revision, extracted with ``git archive`` into a temporary
+package) writes the same batches into its own fresh file, batch by batch in alternating order,
+``--repeat`` times; the median of the repetitions is printed. The garbage collector is frozen after
+the records are made (``gc.freeze()``), so that its passes over the held records are not charged to
+whichever implementation happens to trigger them.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
+import importlib
+import statistics
 import json
 import os
 import platform
@@ -252,6 +265,67 @@ def _mlflow_span_count(uri: str, experiment: str) -> int:
         return -1
 
 
+def bench_cpu(total: int, size: int, repeat: int, against: list[str]) -> int:
+    """Print the CPU µs per span of ``write_spans`` of this checkout and of each revision of ``against``."""
+    from otel_genai.exporters.store import span_to_record
+    from otel_genai.store.sqlite import SQLiteTraceStore
+
+    maker = SpanMaker()
+    batches = []
+    while sum(map(len, batches)) < total:
+        cache: list = [None, None]
+        batches.append([span_to_record(s, cache) for s in maker.batch(min(size, total - sum(map(len, batches))))])
+    with tempfile.TemporaryDirectory(prefix="otel-genai-cpu-") as workdir:
+        stores = {"this checkout": SQLiteTraceStore}
+        for rev in against:
+            stores[rev] = _revision_class(rev, workdir)
+        names = list(stores)
+        for name in names:  # genai-prices loaded, rates read, before anything is timed
+            warm = stores[name](os.path.join(workdir, "warm.db"))
+            warm.write_spans(batches[0])
+            warm.close()
+            os.remove(os.path.join(workdir, "warm.db"))
+        time.sleep(1.5)
+        gc.collect()
+        gc.freeze()
+        figures: dict[str, list[float]] = {name: [] for name in names}
+        for r in range(repeat):
+            opened = {name: stores[name](os.path.join(workdir, f"cpu-{r}-{i}.db")) for i, name in enumerate(names)}
+            cpu = dict.fromkeys(names, 0.0)
+            for i, batch in enumerate(batches):
+                for name in names if (i + r) % 2 == 0 else names[::-1]:
+                    t0 = time.process_time()
+                    opened[name].write_spans(batch)
+                    cpu[name] += time.process_time() - t0
+            for name in names:
+                stored = opened[name].count_spans()
+                opened[name].close()
+                if stored != total:
+                    raise RuntimeError(f"{name}: {stored} spans stored of {total}")
+                figures[name].append(cpu[name] / total * 1e6)
+        gc.unfreeze()
+    print(f"CPU per span of SQLiteTraceStore.write_spans, {total} spans in batches of {size}, {repeat} repetitions"
+          f" interleaved batch by batch (load average {os.getloadavg()[0]:.1f}):")
+    for name in names:
+        runs = " ".join(f"{x:.1f}" for x in figures[name])
+        print(f"  {name:<24} median {statistics.median(figures[name]):6.1f} µs/span   (runs: {runs})")
+    return 0
+
+
+def _revision_class(rev: str, workdir: str) -> Any:
+    """``SQLiteTraceStore`` of git revision ``rev`` of this repository: its ``src/otel_genai``,
+    extracted with ``git archive``, imported as a package of another name (its imports are relative)."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package = "otel_genai_rev_" + "".join(c if c.isalnum() else "_" for c in rev)
+    root = os.path.join(workdir, "rev-" + package)
+    os.makedirs(root)
+    archive = subprocess.run(["git", "-C", repo, "archive", rev, "src/otel_genai"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", root], input=archive.stdout, check=True)
+    os.rename(os.path.join(root, "src", "otel_genai"), os.path.join(root, package))
+    sys.path.insert(0, root)
+    return importlib.import_module(package + ".store.sqlite").SQLiteTraceStore
+
+
 def _version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -266,8 +340,14 @@ def main() -> int:
     parser.add_argument("--mlflow-spans", type=int, default=5_000, help="spans sent to the MLflow server (default 5000)")
     parser.add_argument("--no-serve", action="store_true", help="skip the otel-genai serve row")
     parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow row")
+    parser.add_argument("--cpu", action="store_true", help="CPU time per span of write_spans instead (see the docstring)")
+    parser.add_argument("--against", action="append", default=[], metavar="REV",
+                        help="with --cpu: also time the store of this git revision (repeatable)")
+    parser.add_argument("--repeat", type=int, default=5, help="with --cpu: repetitions (default 5)")
     args = parser.parse_args()
     total = args.spans - args.spans % 4 or 4  # whole traces
+    if args.cpu:
+        return bench_cpu(total, args.batch, args.repeat, args.against)
     mlflow_total = args.mlflow_spans - args.mlflow_spans % 4 or 4
 
     print("otel-genai store ingest benchmark (DESIGN.md section 8)")

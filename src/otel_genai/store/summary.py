@@ -105,11 +105,13 @@ def _gen_ai_usage(attributes: Mapping[str, Any]) -> Optional[Dict[str, int]]:
 
 def _first_count(attributes: Mapping[str, Any], names: Tuple[str, ...]) -> Optional[int]:
     """The token count of the first of ``names`` that ``attributes`` holds as a count."""
-    value = attributes.get(names[0])
-    if type(value) is int and value >= 0:  # the usual case, first
-        return value
     for name in names:
-        value = _count(attributes.get(name))
+        value = attributes.get(name)
+        if value is None:
+            continue
+        if type(value) is int and value >= 0:  # the usual case, first
+            return value
+        value = _count(value)
         if value is not None:
             return value
     return None
