@@ -799,31 +799,42 @@ def _usage_and_cost(nodes: Sequence[Sequence[Any]]) -> Tuple[Optional[Dict[str, 
                 found.append(span_id)
         else:
             stack.append((span_id, False, False))
-    usage_total = cost_total = None
+    found_usage = found_cost = False
+    inp = out = total = 0
+    optional: Optional[Dict[str, int]] = None
+    input_cost = output_cost = total_cost = 0.0
     while stack:
         span_id, usage_above, cost_above = stack.pop()
         _, usage, cost = value_by_id[span_id]
         if usage is not None and not usage_above:
-            if usage_total is None:
-                usage_total = {INPUT: 0, OUTPUT: 0, TOTAL: 0}
-            usage_total[INPUT] += usage.get(INPUT, 0)
-            usage_total[OUTPUT] += usage.get(OUTPUT, 0)
-            usage_total[TOTAL] += usage.get(TOTAL, 0)
+            found_usage = True
+            get = usage.get
+            inp += get(INPUT, 0)
+            out += get(OUTPUT, 0)
+            total += get(TOTAL, 0)
             if len(usage) > 3 or INPUT not in usage or OUTPUT not in usage or TOTAL not in usage:
                 for key in OPTIONAL_KEYS:
                     if key in usage:
-                        usage_total[key] = usage_total.get(key, 0) + usage[key]
+                        if optional is None:
+                            optional = {}
+                        optional[key] = optional.get(key, 0) + usage[key]
         if cost is not None and not cost_above:
-            if cost_total is None:
-                cost_total = {_INPUT_COST: 0.0, _OUTPUT_COST: 0.0, _TOTAL_COST: 0.0}
-            cost_total[_INPUT_COST] += cost.get(_INPUT_COST, 0.0)
-            cost_total[_OUTPUT_COST] += cost.get(_OUTPUT_COST, 0.0)
-            cost_total[_TOTAL_COST] += cost.get(_TOTAL_COST, 0.0)
+            found_cost = True
+            get = cost.get
+            input_cost += get(_INPUT_COST, 0.0)
+            output_cost += get(_OUTPUT_COST, 0.0)
+            total_cost += get(_TOTAL_COST, 0.0)
         below = children.get(span_id)
         if below is not None:
             usage_below, cost_below = usage_above or usage is not None, cost_above or cost is not None
             for child in below:
                 stack.append((child, usage_below, cost_below))
+    usage_total = None
+    if found_usage:
+        usage_total = {INPUT: inp, OUTPUT: out, TOTAL: total}
+        if optional:
+            usage_total.update(optional)  # in the order they were first met, as summed in place
+    cost_total = {_INPUT_COST: input_cost, _OUTPUT_COST: output_cost, _TOTAL_COST: total_cost} if found_cost else None
     return usage_total, cost_total
 
 
