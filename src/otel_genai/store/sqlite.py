@@ -59,7 +59,7 @@ from .interface import (
     to_ns,
 )
 from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
-from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost, span_cost_of, warm_up
+from .pricing import cost_json, parse_cost, span_cost_of, warm_up
 from .query import (
     DEFAULT_MAX_RESULTS,
     SQLITE,
@@ -73,21 +73,15 @@ from .query import (
     search_arguments,
 )
 from .summary import (
-    UNKNOWN_SPAN_TYPE,
+    TraceDetails,
     TraceSummary,
     aggregate_span_usage,
     fold_batch,
     index_trace,
-    TraceDetails,
     merge_details,
     merge_summaries,
     needs_spans,
     parse_token_usage,
-    span_type,
-    span_usage,
-    summarize_batch,
-    summarize_details,
-    tags_and_metadata,
     usage_json,
 )
 
@@ -566,7 +560,10 @@ class SQLiteTraceStore:
 
         A span whose ``(trace_id, span_id)`` is already stored replaces it. Returns the number of
         spans written. Each span is priced here (:mod:`otel_genai.store.pricing`) and each touched
-        trace's ``trace_index`` row, tags and metadata are updated in the same transaction.
+        trace's ``trace_index`` row, tags and metadata are updated in the same transaction. What the
+        batch gives (usage, cost and type per span; summary, details, tags and metadata per trace)
+        comes from one pass over its records (:func:`~otel_genai.store.summary.fold_batch`), and
+        each table is written with one ``executemany``.
 
         Raises:
             StoreUnavailableError: the database stayed locked for ``busy_timeout_s``, or the disk is
@@ -623,11 +620,16 @@ class SQLiteTraceStore:
                         row[0] = keys[row[0]]
                     conn.executemany(_INSERT_SPAN, span_rows)
                     conn.executemany(_INSERT_SPAN_INDEX, index_rows)
-                    for tid, (tags, metadata) in batch.carried.items():
-                        if tags:
-                            conn.executemany(_UPSERT_TAG, [(keys[tid], k, v) for k, v in tags.items()])
-                        if metadata:
-                            conn.executemany(_UPSERT_METADATA, [(keys[tid], k, v) for k, v in metadata.items()])
+                    if batch.carried:  # one statement per table for the whole batch
+                        tag_rows, metadata_rows = [], []
+                        for tid, (tags, metadata) in batch.carried.items():
+                            key = keys[tid]
+                            tag_rows.extend([(key, k, v) for k, v in tags.items()])
+                            metadata_rows.extend([(key, k, v) for k, v in metadata.items()])
+                        if tag_rows:
+                            conn.executemany(_UPSERT_TAG, tag_rows)
+                        if metadata_rows:
+                            conn.executemany(_UPSERT_METADATA, metadata_rows)
                     _write_index(conn, [(keys[tid], tid, summary, details[tid]) for tid, summary in merged.items()],
                                  {tid: nodes for tid, nodes in batch.nodes.items() if tid not in stored})
                     conn.execute("COMMIT")
@@ -965,17 +967,15 @@ def _build_index(conn: sqlite3.Connection) -> None:
             key_of[tid] = key
             records.append(SpanRecord(tid, sid, pid, name, kind, start, end, code, message, json.loads(attrs),
                                       (), json.loads(res) if res else {}))
-        usages = [span_usage(r.attributes) if r.attributes else None for r in records]
+        batch = fold_batch(records, span_cost_of)
         conn.executemany(_INSERT_SPAN_INDEX, [
-            (key_of[r.trace_id], r.span_id, span_type(r.attributes),
-             cost_json(span_cost(r.attributes, u)) if u is not None or COST_ATTRIBUTE in r.attributes else None)
-            for r, u in zip(records, usages, strict=True)
+            (key_of[r.trace_id], r.span_id, kind, cost_json(cost))
+            for r, kind, cost in zip(records, batch.span_types, batch.costs, strict=True)
         ])
-        for tid, (tags, metadata) in tags_and_metadata(records).items():
+        for tid, (tags, metadata) in batch.carried.items():
             conn.executemany(_UPSERT_TAG, [(key_of[tid], k, v) for k, v in tags.items()])
             conn.executemany(_UPSERT_METADATA, [(key_of[tid], k, v) for k, v in metadata.items()])
-        summaries = summarize_batch(records, usages)
-        all_details = summarize_details(records)
+        summaries, all_details = batch.summaries, batch.details
         stored = conn.execute(f"SELECT trace_key, trace_id, start_time_ns, end_time_ns FROM traces WHERE trace_key IN ({marks})", part)
         traces = []
         for key, tid, start, end in stored:
