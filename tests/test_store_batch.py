@@ -158,3 +158,40 @@ def test_usage_json_is_compact_json_of_the_counts(usage):
         assert json.loads(text) == usage and list(json.loads(text)) == list(usage)
         assert text == json.dumps(usage, separators=(",", ":"))
     assert summary.usage_json(None) is None
+
+
+_MESSAGES = [
+    "[]", " [ ] ", "[] x", "{}", '"text"', "[1, 2]", "not json", "",
+    '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]',
+    ' [ {"role":"system","parts":[]} ,\n {"role":"user","parts":[{"type":"text","content":"a"},{"type":"text","content":"b"}]} ] ',
+    '[{"role":"system"},{"role":"assistant","parts":[{"type":"text","content":"x"}]}]',
+    '[{"role":"user","parts":5}]', '[{"role":"user","parts":[]}]', '[{"role":"system"} {"role":"user"}]',
+    '[{"role":"system"},]', '[{"role":"system"}] ,', '[\n{"role":"user","parts":[{"type":"text","content":"\\u00e9"}]}\n]\n',
+]
+
+
+def _request_preview(decode, text):
+    try:
+        return decode(text)
+    except (ValueError, TypeError, AttributeError):
+        return "error"
+
+
+@pytest.mark.parametrize("text", _MESSAGES)
+def test_request_preview_decoded_up_to_the_first_user_message_as_from_the_whole_array(text):
+    whole = _request_preview(lambda t: summary._request_text(json.loads(t)), text)
+    assert _request_preview(summary._request_text_of_json, text) == whole
+
+
+def test_request_preview_of_a_long_conversation_reads_only_up_to_its_first_user_message():
+    history = [{"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+               {"role": "user", "parts": [{"type": "text", "content": "first question"}]}]
+    history += [{"role": "assistant", "parts": [{"type": "text", "content": "answer"}]}] * 50
+    text = json.dumps(history)
+    assert summary._request_text_of_json(text) == "first question"
+    # the history after that message is not decoded: a defect there leaves the preview
+    assert summary._request_text_of_json(text[:-1] + ", oops]") == "first question"
+    with pytest.raises(ValueError):
+        json.loads(text[:-1] + ", oops]")
+    records = [SpanRecord(T1, "1" * 16, None, "chat", "CLIENT", 1, 2, "OK", None, {"gen_ai.input.messages": text}, ())]
+    assert summary.fold_batch(records).details[T1].request_preview == "first question"

@@ -424,7 +424,9 @@ def _preview(source: Optional[tuple], from_messages: Any) -> Optional[str]:
         return None
     kind, value = source
     try:
-        if kind == "messages":
+        if kind == "messages" and from_messages is _request_text and isinstance(value, str):
+            text = _request_text_of_json(value)
+        elif kind == "messages":
             text = from_messages(json.loads(value) if isinstance(value, str) else value)
         elif kind == "json":
             text = _json_preview(value)
@@ -453,6 +455,44 @@ def _request_text(messages: Any) -> Optional[str]:
         if _is_mapping(message) and message.get("role") == "user":
             return _parts_text(message) or None
     return None
+
+
+_decoder = json.JSONDecoder()
+_WHITESPACE = " \t\n\r"  # JSON's (RFC 8259 section 2)
+
+
+def _request_text_of_json(text: str) -> Optional[str]:
+    """:func:`_request_text` of ``gen_ai.input.messages`` JSON text, decoding the array one message at
+    a time and stopping at the first user message: a long conversation's history after it is not
+    decoded (so, unlike ``json.loads``, a defect there does not void the preview).
+
+    Raises ``ValueError`` for text that is not JSON up to that message (as ``json.loads``)."""
+    end = len(text)
+    i = len(text) - len(text.lstrip(_WHITESPACE))
+    if not text.startswith("[", i):
+        return _request_text(json.loads(text))  # not an array: as before (None, or the JSON error)
+    i += 1
+    while i < end and text[i] in _WHITESPACE:
+        i += 1
+    if text.startswith("]", i):
+        json.loads(text)  # an empty array: any trailing defect is an error, as before
+        return None
+    while True:
+        message, i = _decoder.raw_decode(text, i)
+        if _is_mapping(message) and message.get("role") == "user":
+            return _parts_text(message) or None
+        while i < end and text[i] in _WHITESPACE:
+            i += 1
+        if text.startswith(",", i):
+            i += 1
+            while i < end and text[i] in _WHITESPACE:
+                i += 1
+        elif text.startswith("]", i):
+            if text[i + 1:].strip(_WHITESPACE):
+                raise ValueError("extra data after the messages array")
+            return None
+        else:
+            raise ValueError(f"expected ',' or ']' at {i} of the messages array")
 
 
 def _response_text(messages: Any) -> Optional[str]:
