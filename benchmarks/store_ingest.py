@@ -90,10 +90,24 @@ CHAT_ATTRIBUTES = {
 }
 
 
-class SpanMaker:
-    """Batches of fresh spans (new trace and span ids every time), made by the OTel SDK."""
+def conversation(turns: int) -> str:
+    """``gen_ai.input.messages`` of a chat ``turns`` exchanges into a conversation: the system
+    prompt, the first question, then ``turns`` (answer, follow-up) pairs of a few hundred bytes each."""
+    messages = json.loads(CHAT_ATTRIBUTES["gen_ai.input.messages"])
+    for i in range(turns):
+        messages.append({"role": "assistant", "parts": [{"type": "text", "content": f"Answer {i}: " + "tracing shows what the model did. " * 8}]})
+        messages.append({"role": "user", "parts": [{"type": "text", "content": f"Follow-up {i}: and then what happened next?"}]})
+    return json.dumps(messages, separators=(",", ":"))
 
-    def __init__(self) -> None:
+
+class SpanMaker:
+    """Batches of fresh spans (new trace and span ids every time), made by the OTel SDK.
+    ``history_turns``: the chat spans' input messages carry that many earlier exchanges."""
+
+    def __init__(self, history_turns: int = 0) -> None:
+        self._attributes = dict(CHAT_ATTRIBUTES)
+        if history_turns:
+            self._attributes["gen_ai.input.messages"] = conversation(history_turns)
         self._memory = InMemorySpanExporter()
         provider = TracerProvider(resource=Resource.create({"service.name": "store-ingest-bench"}))
         provider.add_span_processor(SimpleSpanProcessor(self._memory))
@@ -108,7 +122,7 @@ class SpanMaker:
                 for _ in range(3):
                     self._n += 1
                     with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT) as span:
-                        span.set_attributes(CHAT_ATTRIBUTES)
+                        span.set_attributes(self._attributes)
                         span.set_attribute("gen_ai.response.id", f"chatcmpl-{self._n:024d}")
         return list(self._memory.get_finished_spans())[:size]
 
@@ -265,12 +279,12 @@ def _mlflow_span_count(uri: str, experiment: str) -> int:
         return -1
 
 
-def bench_cpu(total: int, size: int, repeat: int, against: list[str]) -> int:
+def bench_cpu(total: int, size: int, repeat: int, against: list[str], history_turns: int = 0) -> int:
     """Print the CPU µs per span of ``write_spans`` of this checkout and of each revision of ``against``."""
     from otel_genai.exporters.store import span_to_record
     from otel_genai.store.sqlite import SQLiteTraceStore
 
-    maker = SpanMaker()
+    maker = SpanMaker(history_turns)
     batches = []
     while sum(map(len, batches)) < total:
         cache: list = [None, None]
@@ -305,7 +319,8 @@ def bench_cpu(total: int, size: int, repeat: int, against: list[str]) -> int:
                 figures[name].append(cpu[name] / total * 1e6)
         gc.unfreeze()
     print(f"CPU per span of SQLiteTraceStore.write_spans, {total} spans in batches of {size}, {repeat} repetitions"
-          f" interleaved batch by batch (load average {os.getloadavg()[0]:.1f}):")
+          f" interleaved batch by batch, {history_turns} earlier exchanges in each chat's input messages"
+          f" (load average {os.getloadavg()[0]:.1f}):")
     for name in names:
         runs = " ".join(f"{x:.1f}" for x in figures[name])
         print(f"  {name:<24} median {statistics.median(figures[name]):6.1f} µs/span   (runs: {runs})")
@@ -344,10 +359,12 @@ def main() -> int:
     parser.add_argument("--against", action="append", default=[], metavar="REV",
                         help="with --cpu: also time the store of this git revision (repeatable)")
     parser.add_argument("--repeat", type=int, default=5, help="with --cpu: repetitions (default 5)")
+    parser.add_argument("--history-turns", type=int, default=0, metavar="N",
+                        help="with --cpu: N earlier exchanges in each chat span's input messages (default 0)")
     args = parser.parse_args()
     total = args.spans - args.spans % 4 or 4  # whole traces
     if args.cpu:
-        return bench_cpu(total, args.batch, args.repeat, args.against)
+        return bench_cpu(total, args.batch, args.repeat, args.against, args.history_turns)
     mlflow_total = args.mlflow_spans - args.mlflow_spans % 4 or 4
 
     print("otel-genai store ingest benchmark (DESIGN.md section 8)")
