@@ -15,7 +15,7 @@ import gzip
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -45,6 +45,11 @@ class Expected:
     cache_write: int | None = None
 
 
+#: the hosts of the model providers whose LangChain classes come from langchain-cohere, langchain-aws and
+#: langchain-huggingface (tests/test_langchain_recorded_providers.py)
+PROVIDER_HOSTS = ("api.cohere.com", "bedrock-runtime.", "endpoints.huggingface.cloud")
+
+
 def _decode(body: bytes, encoding: str) -> bytes:
     if "gzip" in encoding:
         return gzip.decompress(body)
@@ -57,13 +62,14 @@ def _decode(body: bytes, encoding: str) -> bytes:
     return body
 
 
-def load(name: str) -> list[Interaction]:
-    """The model interactions of cassette ``name`` (e.g. ``test_lcel/test_invoke``), bodies decoded."""
+def load(name: str, hosts: tuple[str, ...] = MODEL_HOSTS) -> list[Interaction]:
+    """The model interactions of cassette ``name`` (e.g. ``test_lcel/test_invoke``) with those ``hosts``
+    (default: the OpenAI and Anthropic ones), bodies decoded."""
     data = yaml.safe_load((LANGCHAIN / f"{name}.yaml").read_text())
     found = []
     for index, item in enumerate(data["interactions"]):
         request, response = item["request"], item["response"]
-        if not any(host in request["uri"] for host in MODEL_HOSTS):
+        if not any(host in request["uri"] for host in hosts):
             continue
         body = response["body"]["string"]
         body = body if isinstance(body, bytes) else body.encode()
@@ -141,3 +147,48 @@ def tree(spans: list[Any]) -> list[tuple]:
 
 def inference_spans(spans: list[Any]) -> list[Any]:
     return [span for span in spans if span.attributes.get("gen_ai.operation.name") in INFERENCE]
+
+
+# --- Cohere, Bedrock, Hugging Face TGI ------------------------------------------------------------------
+def _cohere_stream_end(interaction: Interaction) -> tuple[str | None, dict[str, Any]]:
+    """``(response id, usage)`` of a streamed Cohere chat: API v2 SSE (``message-start`` carries the
+    id, ``message-end``'s ``delta.usage`` the counts) or API v1 NDJSON (``stream-end``'s ``response``
+    with ``meta``)."""
+    if "/v2/" in interaction.path:
+        events = interaction.sse_events()
+        end = next(e for e in events if e.get("type") == "message-end")
+        return events[0].get("id"), end["delta"]["usage"]
+    lines = [json.loads(line) for line in interaction.body.decode().splitlines() if line.strip()]
+    end = next(line for line in lines if line.get("event_type") == "stream-end")
+    return end["response"].get("generation_id"), end["response"]["meta"]
+
+
+def expected_provider(interaction: Interaction) -> Expected:
+    """What a recorded Cohere, Bedrock or TGI response says its span must carry: the counts as the
+    LangChain class passes them on (its callback sees nothing else).
+
+    * Cohere chat (``langchain-cohere`` 0.6): not streamed, ``usage.tokens`` (``usage_metadata``: every
+      input token); streamed on API v2, ``usage.billed_units`` (the stream's ``token_count``; Cohere's
+      billed input excludes the cached tokens, and ``tokens`` / ``cached_tokens`` are not passed on);
+      streamed on API v1, ``meta.tokens``. No cache counts reach the callback.
+    * Bedrock ``InvokeModel`` of an Anthropic model: the Messages API ``usage`` (``ChatBedrock``'s
+      ``usage_metadata``, which reports absent cache counts as 0); the model is in the URL path.
+    * TGI: ``HuggingFaceEndpoint`` asks for the generated text only, so no count reaches the callback
+      (the recorded ``details.generated_tokens`` is the server's, unseen by LangChain): ``None``.
+    """
+    request, path = interaction.request_body, interaction.path
+    if path.endswith("/chat"):  # Cohere
+        if request.get("stream"):
+            response_id, usage = _cohere_stream_end(interaction)
+            counts = usage["billed_units"] if "/v2/" in path else usage["tokens"]
+        else:
+            body = interaction.json()
+            response_id, counts = body["id"], body["usage"]["tokens"]
+        return Expected("chat", request["model"], response_id, counts["input_tokens"], counts["output_tokens"])
+    if "/model/" in path:  # Bedrock InvokeModel: /model/{modelId}/invoke
+        body = interaction.json()
+        model = unquote(path.split("/model/", 1)[1].rsplit("/", 1)[0])
+        usage = body["usage"]  # no cache fields recorded: ChatBedrock reports them as 0
+        return Expected("chat", model, body["id"], usage["input_tokens"], usage["output_tokens"],
+                        usage.get("cache_read_input_tokens", 0), usage.get("cache_creation_input_tokens", 0))
+    return Expected("text_completion", "", None, None, None)  # TGI: model unknown (an endpoint URL)

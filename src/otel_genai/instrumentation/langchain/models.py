@@ -47,6 +47,15 @@ PROVIDERS = {
     "xai": "x_ai",
     "perplexity": "perplexity",
     "ibm": "ibm.watsonx.ai",
+    # semconv v1.41.1 has no well-known Hugging Face value (custom values are allowed): the one
+    # ``ChatHuggingFace`` reports as ``ls_provider`` stands for every Hugging Face class, whose LLM
+    # classes report their class name (``BaseLLM._get_ls_params``: ``HuggingFaceEndpoint`` ->
+    # ``huggingfaceendpoint``)
+    "huggingface": "huggingface",
+    "huggingfaceendpoint": "huggingface",
+    "huggingfacepipeline": "huggingface",
+    "huggingfacetextgeninference": "huggingface",
+    "huggingfacehub": "huggingface",
 }
 
 #: invocation parameter -> request attribute (scalars only; the first present of synonyms wins)
@@ -106,7 +115,9 @@ def request_attributes(
     if name:
         attrs[A.GEN_AI_PROVIDER_NAME] = name
     model = params.get("model") or params.get("model_name") or params.get("model_id") or (metadata or {}).get("ls_model_name")
-    if isinstance(model, str) and model:
+    # a URL is where the model is served, not its name (``HuggingFaceEndpoint(endpoint_url=...)``
+    # reports its endpoint as ``ls_model_name``): the model is then unknown
+    if isinstance(model, str) and model and "://" not in model:
         attrs[A.GEN_AI_REQUEST_MODEL] = model
     for param, attribute in REQUEST_PARAMS:
         value = params.get(param)
@@ -214,9 +225,42 @@ def output_message(generation: Any) -> dict[str, Any]:
 
 
 # --- the response -----------------------------------------------------------------------------------
+def _count(value: Any) -> int | None:
+    """A token count as an int: Cohere's SDK parses its counts as floats (``12.0``)."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+def _token_count(generations: list[Any]) -> TokenUsage | None:
+    """``ChatCohere``'s streamed usage (langchain-cohere 0.6): no ``usage_metadata``; the last chunk's
+    ``generation_info`` (and ``response_metadata``) hold ``token_count`` = ``{"input_tokens",
+    "output_tokens", "total_tokens"}``, Cohere's billed units (Cohere API v2 ``usage.billed_units``),
+    summed over the generations."""
+    totals, found = [0, 0], False
+    for generation in generations:
+        info = getattr(generation, "generation_info", None) or {}
+        counts = info.get("token_count") if isinstance(info, dict) else None
+        if not isinstance(counts, dict):
+            metadata = getattr(getattr(generation, "message", None), "response_metadata", None) or {}
+            counts = metadata.get("token_count") if isinstance(metadata, dict) else None
+        if not isinstance(counts, dict):
+            continue
+        read = _count(counts.get("input_tokens")), _count(counts.get("output_tokens"))
+        if read[0] is None and read[1] is None:
+            continue
+        found = True
+        totals[0] += read[0] or 0
+        totals[1] += read[1] or 0
+    return TokenUsage(totals[0], totals[1]) if found else None
+
+
 def _usage(generations: list[Any], llm_output: Any) -> TokenUsage | None:
     """The usage of one model call: the messages' ``usage_metadata`` summed (one per generation),
-    else ``llm_output["token_usage"]`` / ``["usage"]`` (OpenAI's field names)."""
+    else Cohere's ``token_count`` (``_token_count``), else ``llm_output["token_usage"]`` /
+    ``["usage"]`` (OpenAI's field names)."""
     totals = [0, 0, None, None, None]  # input, output, cache read, cache creation, reasoning
     found = False
     for generation in generations:
@@ -236,6 +280,9 @@ def _usage(generations: list[Any], llm_output: Any) -> TokenUsage | None:
             totals[4] = (totals[4] or 0) + reasoning
     if found:
         return TokenUsage(*totals)
+    counted = _token_count(generations)
+    if counted is not None:
+        return counted
     usage = (llm_output or {}).get("token_usage") or (llm_output or {}).get("usage") if isinstance(llm_output, dict) else None
     if isinstance(usage, dict):
         prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
