@@ -11,9 +11,11 @@ content off and on, and must give:
 * content (inputs, outputs, messages) only when the policy captures it, the messages valid against
   semconv v1.41.1.
 
-Not rebuilt (their model classes are not installed here: ``langchain-cohere``, ``langchain-aws``,
-HuggingFace TGI; and the legacy Anthropic ``/v1/complete`` API, which ``langchain-anthropic`` 1.x no
-longer calls): the Cohere, Bedrock, TGI and ``test_lcel/test_anthropic`` recordings.
+The Cohere, Bedrock and TGI recordings are rebuilt in ``tests/test_langchain_recorded_providers.py``;
+two are not, because no LangChain class sends what they recorded: ``test_lcel/test_anthropic``
+(the legacy Anthropic ``/v1/complete`` API, which ``langchain-anthropic`` 1.x no longer calls) and
+``test_chains/test_astream_with_events_with_no_content`` (Cohere API v1 streamed asynchronously,
+which ``langchain-cohere`` 0.6 sends through v2 only).
 """
 
 from __future__ import annotations
