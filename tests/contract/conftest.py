@@ -8,7 +8,7 @@ from functools import partial
 
 import pytest
 
-from .case import CASES
+from .case import CASES, ProviderCase
 
 
 @pytest.fixture(params=CASES, ids=lambda case: case.name)
@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case, api = params.get("case"), params.get("api")
-        missing = case is not None and (
+        missing = isinstance(case, ProviderCase) and (
             (isinstance(api, int) and api >= len(case.streams))
             or (not case.wraps and item.get_closest_marker("wraps_sdk_functions") is not None)
         )
