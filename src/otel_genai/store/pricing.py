@@ -41,7 +41,7 @@ import threading
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from ..semconv import attributes as _A
-from .summary import CACHE_CREATION, CACHE_READ, INPUT, OUTPUT, span_model, span_usage
+from .summary import CACHE_CREATION, CACHE_READ, INPUT, OUTPUT, numeric_entries, span_model, span_usage
 
 _logger = logging.getLogger(__name__)
 
@@ -239,23 +239,10 @@ def span_cost_of(attributes: Mapping[str, Any], usage: Optional[Mapping[str, int
 
 def parse_cost(value: Any) -> Optional[Cost]:
     """A cost in ``mlflow.llm.cost`` form (JSON text or a mapping) -> ``{key: float}``; ``None`` if invalid."""
-    if value is None:
+    numbers = numeric_entries(value, COST_KEYS)
+    if not numbers or TOTAL_COST not in numbers:
         return None
-    if isinstance(value, (str, bytes)):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    if type(value) is not dict and not isinstance(value, Mapping):
-        return None
-    out = {}
-    for key in COST_KEYS:
-        v = value.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[key] = float(v)
-    if TOTAL_COST not in out:
-        return None
-    return out
+    return {key: float(v) for key, v in numbers.items()}
 
 
 def cost_json(cost: Optional[Mapping[str, float]]) -> Optional[str]:

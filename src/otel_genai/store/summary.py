@@ -137,6 +137,14 @@ def parse_token_usage(value: Any) -> Optional[Dict[str, int]]:
     truncated to int, booleans and other types are ignored), or ``None`` when ``value`` is missing
     or is not a JSON object.
     """
+    numbers = numeric_entries(value, USAGE_KEYS)
+    return None if numbers is None else {key: int(v) for key, v in numbers.items()}
+
+
+def numeric_entries(value: Any, keys: Sequence[str]) -> Optional[Dict[str, Any]]:
+    """The int / float entries among ``keys`` of a JSON object given as text or as a mapping
+    (booleans and other types left out); ``None`` when ``value`` is missing or not a JSON object.
+    Shared by the ``mlflow.chat.tokenUsage`` and ``mlflow.llm.cost`` readers."""
     if value is None:
         return None
     if isinstance(value, (str, bytes)):
@@ -147,11 +155,10 @@ def parse_token_usage(value: Any) -> Optional[Dict[str, int]]:
     if type(value) is not dict and not isinstance(value, Mapping):
         return None
     out = {}
-    for key in USAGE_KEYS:
+    for key in keys:
         v = value.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            continue
-        out[key] = int(v)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = v
     return out
 
 
