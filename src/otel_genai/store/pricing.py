@@ -33,7 +33,6 @@ counts: the per-token rates are read once per (model, provider) from ``genai-pri
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import sys
