@@ -140,15 +140,22 @@ class GenAIMetrics:
         context: Any = None,
         adds: "CounterSums | None" = None,
     ) -> None:
-        """Record one finished operation now (durations in seconds, usage in tokens); this dialect
-        has no counters, so ``adds`` is unused."""
-        self.duration.record(duration_s, attrs, context)
+        """Record one finished operation now (durations in seconds, usage in tokens). Counters (a
+        dialect that has them) go to ``adds`` when given (summed over a drain, see the module
+        docstring), else are added at once."""
+        self._record_duration(attrs, duration_s, context)
         if usage is not None:
-            if usage.input_tokens is not None:
-                self.token_usage.record(usage.input_tokens, {**attrs, A.GEN_AI_TOKEN_TYPE: A.GenAITokenType.INPUT}, context)
-            if usage.output_tokens is not None:
-                self.token_usage.record(usage.output_tokens, {**attrs, A.GEN_AI_TOKEN_TYPE: A.GenAITokenType.OUTPUT}, context)
+            self._record_tokens(attrs, usage, context, adds)
         self._record_chunks(attrs, first_chunk_s, chunk_intervals_s, context)
+
+    def _record_duration(self, attrs: dict[str, Any], duration_s: float, context: Any) -> None:
+        self.duration.record(duration_s, attrs, context)
+
+    def _record_tokens(self, attrs: dict[str, Any], usage: TokenUsage, context: Any, adds: "CounterSums | None") -> None:
+        if usage.input_tokens is not None:
+            self.token_usage.record(usage.input_tokens, {**attrs, A.GEN_AI_TOKEN_TYPE: A.GenAITokenType.INPUT}, context)
+        if usage.output_tokens is not None:
+            self.token_usage.record(usage.output_tokens, {**attrs, A.GEN_AI_TOKEN_TYPE: A.GenAITokenType.OUTPUT}, context)
 
     def _record_chunks(
         self, attrs: dict[str, Any], first_chunk_s: float | None, chunk_intervals_s: list[float] | None, context: Any
@@ -220,42 +227,30 @@ class LatestGenAIMetrics(GenAIMetrics):
         self.usage_reasoning = counter(M.LATEST_USAGE_REASONING_OUTPUT_TOKENS, unit=M.UNIT_TOKENS, description="Output tokens used for reasoning")
         meter.create_observable_gauge(M.PENDING_FLUSH_INSTRUMENT, callbacks=[_flush_callback])
 
-    def record(
-        self,
-        attrs: dict[str, Any],
-        duration_s: float,
-        usage: TokenUsage | None,
-        first_chunk_s: float | None = None,
-        chunk_intervals_s: list[float] | None = None,
-        context: Any = None,
-        adds: "CounterSums | None" = None,
-    ) -> None:
-        """Record one finished operation now (durations in seconds, usage in tokens). The usage
-        counters go to ``adds`` when given (summed over a drain, see the module docstring), else
-        are added at once."""
+    def _record_duration(self, attrs: dict[str, Any], duration_s: float, context: Any) -> None:
         inference = attrs.get(A.GEN_AI_OPERATION_NAME) in M.INFERENCE_OPERATIONS
         (self.inference_duration if inference else self.duration).record(duration_s, attrs, context)
-        if usage is not None:
-            if A.ERROR_TYPE in attrs:  # the token metrics carry no error.type
-                attrs = {k: v for k, v in attrs.items() if k != A.ERROR_TYPE}
-            if usage.input_tokens is not None:
-                self.input_tokens.record(usage.input_tokens, attrs, context)
-            if usage.output_tokens is not None:
-                self.output_tokens.record(usage.output_tokens, attrs, context)
-            by_modality = {**attrs, M.TOKEN_MODALITY: M.TOKEN_MODALITY_UNKNOWN}
-            sums = adds if adds is not None else CounterSums()
-            for counter, count in (
-                (self.usage_input, usage.input_tokens),
-                (self.usage_output, usage.output_tokens),
-                (self.usage_cache_read, usage.cache_read_input_tokens),
-                (self.usage_cache_write, usage.cache_creation_input_tokens),
-                (self.usage_reasoning, usage.reasoning_output_tokens),
-            ):
-                if count:
-                    sums.add(counter, count, by_modality, context)
-            if adds is None:
-                sums.flush()
-        self._record_chunks(attrs, first_chunk_s, chunk_intervals_s, context)
+
+    def _record_tokens(self, attrs: dict[str, Any], usage: TokenUsage, context: Any, adds: "CounterSums | None") -> None:
+        if A.ERROR_TYPE in attrs:  # the token metrics carry no error.type
+            attrs = {k: v for k, v in attrs.items() if k != A.ERROR_TYPE}
+        if usage.input_tokens is not None:
+            self.input_tokens.record(usage.input_tokens, attrs, context)
+        if usage.output_tokens is not None:
+            self.output_tokens.record(usage.output_tokens, attrs, context)
+        by_modality = {**attrs, M.TOKEN_MODALITY: M.TOKEN_MODALITY_UNKNOWN}
+        sums = adds if adds is not None else CounterSums()
+        for counter, count in (
+            (self.usage_input, usage.input_tokens),
+            (self.usage_output, usage.output_tokens),
+            (self.usage_cache_read, usage.cache_read_input_tokens),
+            (self.usage_cache_write, usage.cache_creation_input_tokens),
+            (self.usage_reasoning, usage.reasoning_output_tokens),
+        ):
+            if count:
+                sums.add(counter, count, by_modality, context)
+        if adds is None:
+            sums.flush()
 
 
 class CounterSums:
