@@ -137,6 +137,17 @@ def data_url_part(url: str, modality: str, keep_content: bool) -> BlobPart | Uri
     return uri_part(modality, url)
 
 
+def content_parts(content: Any, parts: list, keep_content: bool, item_parts: Any) -> None:
+    """Message content appended to ``parts``: a string as one ``text`` part, each item of a list or
+    tuple through ``item_parts(item, item["type"], parts, keep_content)`` (the provider's mapping of
+    its content-part types), anything else (``None``, an unknown shape) as nothing."""
+    if isinstance(content, str):
+        parts.append(text_part(content))
+    elif isinstance(content, (list, tuple)):
+        for item in content:
+            item_parts(item, item.get("type") if isinstance(item, dict) else getattr(item, "type", None), parts, keep_content)
+
+
 def decode_arguments(arguments: Any) -> Any:
     """Tool-call arguments as a JSON value when they are a JSON text, unchanged otherwise."""
     if isinstance(arguments, str):

@@ -1,6 +1,6 @@
 """OpenAI Chat Completions (``chat.completions.create``): request, response and stream mapping.
 
-Declared as tables where the mapping is one-to-one (``_REQUEST_PARAMS``); the message conversion
+Declared as tables where the mapping is one-to-one (``REQUEST_PARAMS``); the message conversion
 turns the SDK's message shapes (dicts or SDK models) into semconv v1.41.1 parts.
 """
 
@@ -20,7 +20,7 @@ from ._common import OUTPUT_TYPES
 from ._common import usage_from as _usage_from  # noqa: I001
 
 # kwarg -> attribute, copied when the value is a plain str/bool/int/float
-_REQUEST_PARAMS = (
+REQUEST_PARAMS = (
     ("temperature", A.GEN_AI_REQUEST_TEMPERATURE),
     ("top_p", A.GEN_AI_REQUEST_TOP_P),
     ("max_tokens", A.GEN_AI_REQUEST_MAX_TOKENS),
@@ -31,7 +31,7 @@ _REQUEST_PARAMS = (
 )
 
 # field of a completion (or a chunk) -> attribute, copied when a non-empty string
-_RESPONSE_FIELDS = (
+RESPONSE_FIELDS = (
     ("id", A.GEN_AI_RESPONSE_ID),
     ("model", A.GEN_AI_RESPONSE_MODEL),
     ("service_tier", A.OPENAI_RESPONSE_SERVICE_TIER),
@@ -53,7 +53,7 @@ class ChatCompletions(Operation):
     operation_name = A.GenAIOperationName.CHAT
 
     def request(self, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        attrs = self.context.request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, _REQUEST_PARAMS)
+        attrs = self.context.request_attributes(_STATIC_ATTRIBUTES, instance, kwargs, REQUEST_PARAMS)
         stop = stop_sequences(kwargs.get("stop"))
         if stop:
             attrs[A.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
@@ -75,7 +75,7 @@ class ChatCompletions(Operation):
 
     def response(self, result: Any, capture_content: bool) -> tuple[dict[str, Any], TokenUsage | None, dict[str, Any]]:
         attrs: dict[str, Any] = {}
-        string_fields(result, _RESPONSE_FIELDS, attrs)
+        string_fields(result, RESPONSE_FIELDS, attrs)
         choices = result.choices or ()
         reasons = [c.finish_reason for c in choices if c.finish_reason]
         if reasons:
@@ -149,35 +149,31 @@ def _content_value(content: Any) -> Any:
 
 
 def _content_parts(content: Any, parts: list[dict[str, Any]], keep_blobs: bool) -> None:
-    if content is None:
-        return
-    if isinstance(content, str):
-        parts.append(P.text_part(content))
-        return
-    if not isinstance(content, (list, tuple)):
-        return
-    for item in content:
-        kind = get(item, "type")
-        if kind == "text":
-            parts.append(P.text_part(get(item, "text") or ""))
-        elif kind == "image_url":
-            url = get(get(item, "image_url"), "url")
-            if isinstance(url, str):
-                parts.append(P.data_url_part(url, "image", keep_blobs))
-        elif kind == "input_audio":
-            audio = get(item, "input_audio")
-            fmt = get(audio, "format")
-            parts.append(P.blob_part("audio", f"audio/{fmt}" if fmt else None, get(audio, "data") or "", keep_blobs))
-        elif kind == "file":
-            file = get(item, "file")
-            file_id = get(file, "file_id")
-            if file_id:
-                parts.append(P.file_part("document", file_id))
-            else:
-                data = get(file, "file_data") or ""
-                parts.append(P.data_url_part(data, "document", keep_blobs) if data.startswith("data:") else P.blob_part("document", None, data, keep_blobs))
-        elif kind == "refusal":
-            parts.append(P.text_part(get(item, "refusal") or ""))
+    """Message content (a string or a list of Chat Completions content parts) appended to ``parts``."""
+    P.content_parts(content, parts, keep_blobs, _content_item_parts)
+
+
+def _content_item_parts(item: Any, kind: Any, parts: list[dict[str, Any]], keep_blobs: bool) -> None:
+    if kind == "text":
+        parts.append(P.text_part(get(item, "text") or ""))
+    elif kind == "image_url":
+        url = get(get(item, "image_url"), "url")
+        if isinstance(url, str):
+            parts.append(P.data_url_part(url, "image", keep_blobs))
+    elif kind == "input_audio":
+        audio = get(item, "input_audio")
+        fmt = get(audio, "format")
+        parts.append(P.blob_part("audio", f"audio/{fmt}" if fmt else None, get(audio, "data") or "", keep_blobs))
+    elif kind == "file":
+        file = get(item, "file")
+        file_id = get(file, "file_id")
+        if file_id:
+            parts.append(P.file_part("document", file_id))
+        else:
+            data = get(file, "file_data") or ""
+            parts.append(P.data_url_part(data, "document", keep_blobs) if data.startswith("data:") else P.blob_part("document", None, data, keep_blobs))
+    elif kind == "refusal":
+        parts.append(P.text_part(get(item, "refusal") or ""))
 
 
 def _output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
@@ -243,7 +239,7 @@ class ChatStreamAccumulator(StreamAccumulator):
 
     def on_chunk(self, chunk: Any) -> None:
         if not self.metadata:
-            string_fields(chunk, _RESPONSE_FIELDS, self.metadata)
+            string_fields(chunk, RESPONSE_FIELDS, self.metadata)
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage

@@ -23,24 +23,13 @@ from .._core.instrumentor import Method
 from .._core.operation import Operation, StreamAccumulator
 from .._core.params import stop_sequences, string_fields
 
+from . import chat
 from .chat import usage_from
 
-# kwarg -> attribute, copied when the value is a plain str/bool/int/float
-_REQUEST_PARAMS = (
-    ("temperature", A.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", A.GEN_AI_REQUEST_TOP_P),
-    ("max_tokens", A.GEN_AI_REQUEST_MAX_TOKENS),
-    ("seed", A.GEN_AI_REQUEST_SEED),
-    ("frequency_penalty", A.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", A.GEN_AI_REQUEST_PRESENCE_PENALTY),
-)
-
-# response (or chunk) field -> attribute, copied when a non-empty string
-_RESPONSE_FIELDS = (
-    ("id", A.GEN_AI_RESPONSE_ID),
-    ("model", A.GEN_AI_RESPONSE_MODEL),
-    ("system_fingerprint", A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
-)
+# the legacy API takes Chat Completions' sampling parameters but not ``max_completion_tokens``, and
+# its responses carry no ``service_tier``
+_REQUEST_PARAMS = tuple(entry for entry in chat.REQUEST_PARAMS if entry[0] != "max_completion_tokens")
+_RESPONSE_FIELDS = tuple(entry for entry in chat.RESPONSE_FIELDS if entry[0] != "service_tier")
 
 _STATIC_ATTRIBUTES = {
     A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.TEXT_COMPLETION,

@@ -228,43 +228,38 @@ def _input_messages(value: Any, keep_blobs: bool) -> list[dict[str, Any]] | None
 
 
 def _content_parts(content: Any, parts: list[dict[str, Any]], keep_blobs: bool) -> None:
-    """Message content (a string or a list of content parts) appended to ``parts``."""
-    if content is None:
-        return
-    if isinstance(content, str):
-        parts.append(P.text_part(content))
-        return
-    if not isinstance(content, (list, tuple)):
-        return
-    for item in content:
-        kind = get(item, "type")
-        field = _TEXT_CONTENT.get(kind)
-        if field is not None:
-            text = get(item, field)
-            parts.append(P.text_part(text if isinstance(text, str) else ""))
-        elif kind == "input_image":
-            file_id = get(item, "file_id")
-            url = get(item, "image_url")
-            if isinstance(url, str) and url:
-                parts.append(P.data_url_part(url, "image", keep_blobs))
-            elif isinstance(file_id, str) and file_id:
-                parts.append(P.file_part("image", file_id))
-        elif kind == "input_file":
-            file_id, url, data = get(item, "file_id"), get(item, "file_url"), get(item, "file_data")
-            if isinstance(file_id, str) and file_id:
-                parts.append(P.file_part("document", file_id))
-            elif isinstance(url, str) and url:
-                parts.append(P.uri_part("document", url))
-            elif isinstance(data, str):
-                if data.startswith("data:"):
-                    parts.append(P.data_url_part(data, "document", keep_blobs))
-                else:
-                    parts.append(P.blob_part("document", None, data, keep_blobs))
-        elif kind == "input_audio":
-            audio = get(item, "input_audio")
-            fmt = get(audio, "format")
-            data = get(audio, "data")
-            parts.append(P.blob_part("audio", f"audio/{fmt}" if fmt else None, data if isinstance(data, str) else "", keep_blobs))
+    """Message content (a string or a list of Responses content parts) appended to ``parts``."""
+    P.content_parts(content, parts, keep_blobs, _content_item_parts)
+
+
+def _content_item_parts(item: Any, kind: Any, parts: list[dict[str, Any]], keep_blobs: bool) -> None:
+    field = _TEXT_CONTENT.get(kind)
+    if field is not None:
+        text = get(item, field)
+        parts.append(P.text_part(text if isinstance(text, str) else ""))
+    elif kind == "input_image":
+        file_id = get(item, "file_id")
+        url = get(item, "image_url")
+        if isinstance(url, str) and url:
+            parts.append(P.data_url_part(url, "image", keep_blobs))
+        elif isinstance(file_id, str) and file_id:
+            parts.append(P.file_part("image", file_id))
+    elif kind == "input_file":
+        file_id, url, data = get(item, "file_id"), get(item, "file_url"), get(item, "file_data")
+        if isinstance(file_id, str) and file_id:
+            parts.append(P.file_part("document", file_id))
+        elif isinstance(url, str) and url:
+            parts.append(P.uri_part("document", url))
+        elif isinstance(data, str):
+            if data.startswith("data:"):
+                parts.append(P.data_url_part(data, "document", keep_blobs))
+            else:
+                parts.append(P.blob_part("document", None, data, keep_blobs))
+    elif kind == "input_audio":
+        audio = get(item, "input_audio")
+        fmt = get(audio, "format")
+        data = get(audio, "data")
+        parts.append(P.blob_part("audio", f"audio/{fmt}" if fmt else None, data if isinstance(data, str) else "", keep_blobs))
 
 
 def _tool_output(output: Any, keep_blobs: bool) -> Any:
