@@ -34,6 +34,7 @@ handler's ``raise_error`` follows the test-suite switch, so under the tests Lang
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
@@ -189,6 +190,21 @@ def _restore(run: _Run) -> None:
         pass
 
 
+def _guarded(callback: Any) -> Any:
+    """A callback whose faults are ours: logged once and swallowed (``faults.log_fault``, re-raised
+    under the test suite), never raised into the user's LangChain run."""
+    where = f"langchain.{callback.__name__}"
+
+    @functools.wraps(callback)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            callback(self, *args, **kwargs)
+        except Exception:
+            log_fault(where)
+
+    return guarded
+
+
 class OtelGenAICallbackHandler(BaseCallbackHandler):
     """Maps LangChain runs to spans (see the module docstring). One instance per ``instrument()``;
     after ``uninstrument()`` (``active`` False) it starts no span and ends the open ones. Starts none
@@ -301,6 +317,7 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
                 attributes[A.MLFLOW_SPAN_INPUTS] = text
 
     # --- chains, runnables, graphs ----------------------------------------------------------------
+    @_guarded
     def on_chain_start(
         self,
         serialized: dict[str, Any] | None,
@@ -314,51 +331,45 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
     ) -> None:
         if not self.active or not is_instrumentation_enabled():
             return
-        try:
-            metadata = metadata or {}
-            name = _run_name(serialized, kwargs, "chain")
-            parent = self.runs.get(parent_run_id) if parent_run_id is not None else None
-            if (tags and HIDDEN_TAG in tags) or (
-                parent is not None and parent.kind == AGENT and parent.create_agent and "langgraph_node" in metadata
-            ):
-                self._pass_through(run_id, parent_run_id)
-                return
-            integration = metadata.get("ls_integration")
-            if integration in GRAPH_INTEGRATIONS and "langgraph_step" not in metadata:
-                attributes: dict[str, Any] = {
-                    A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.INVOKE_AGENT,
-                    A.GEN_AI_AGENT_NAME: name,
-                    A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.AGENT,
-                }
-                for key in CONVERSATION_KEYS:
-                    value = metadata.get(key)
-                    if isinstance(value, (str, int)) and not isinstance(value, bool):
-                        attributes[A.GEN_AI_CONVERSATION_ID] = str(value)
-                        break
-                self._inputs(attributes, inputs)
-                run = self._open(run_id, AGENT, f"{A.GenAIOperationName.INVOKE_AGENT} {name}", parent_run_id, attributes)
-                run.create_agent = integration == CREATE_AGENT
-                run.name = name
-                return
-            attributes = {A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.CHAIN}
+        metadata = metadata or {}
+        name = _run_name(serialized, kwargs, "chain")
+        parent = self.runs.get(parent_run_id) if parent_run_id is not None else None
+        if (tags and HIDDEN_TAG in tags) or (
+            parent is not None and parent.kind == AGENT and parent.create_agent and "langgraph_node" in metadata
+        ):
+            self._pass_through(run_id, parent_run_id)
+            return
+        integration = metadata.get("ls_integration")
+        if integration in GRAPH_INTEGRATIONS and "langgraph_step" not in metadata:
+            attributes: dict[str, Any] = {
+                A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.INVOKE_AGENT,
+                A.GEN_AI_AGENT_NAME: name,
+                A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.AGENT,
+            }
+            for key in CONVERSATION_KEYS:
+                value = metadata.get(key)
+                if isinstance(value, (str, int)) and not isinstance(value, bool):
+                    attributes[A.GEN_AI_CONVERSATION_ID] = str(value)
+                    break
             self._inputs(attributes, inputs)
-            self._open(run_id, CHAIN, name, parent_run_id, attributes)
-        except Exception:
-            log_fault("langchain.on_chain_start")
+            run = self._open(run_id, AGENT, f"{A.GenAIOperationName.INVOKE_AGENT} {name}", parent_run_id, attributes)
+            run.create_agent = integration == CREATE_AGENT
+            run.name = name
+            return
+        attributes = {A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.CHAIN}
+        self._inputs(attributes, inputs)
+        self._open(run_id, CHAIN, name, parent_run_id, attributes)
 
+    @_guarded
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._close(run_id, outputs, has_outputs=True, inputs=kwargs.get("inputs"))
-        except Exception:
-            log_fault("langchain.on_chain_end")
+        self._close(run_id, outputs, has_outputs=True, inputs=kwargs.get("inputs"))
 
+    @_guarded
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._close(run_id, error=error, inputs=kwargs.get("inputs"))
-        except Exception:
-            log_fault("langchain.on_chain_error")
+        self._close(run_id, error=error, inputs=kwargs.get("inputs"))
 
     # --- tools ------------------------------------------------------------------------------------
+    @_guarded
     def on_tool_start(
         self,
         serialized: dict[str, Any] | None,
@@ -373,46 +384,40 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
     ) -> None:
         if not self.active or not is_instrumentation_enabled():
             return
-        try:
-            name = _run_name(serialized, kwargs, "tool")
-            attributes: dict[str, Any] = {
-                A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.EXECUTE_TOOL,
-                A.GEN_AI_TOOL_NAME: name,
-                A.GEN_AI_TOOL_TYPE: A.GenAIToolType.FUNCTION,
-                A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.TOOL,
-            }
-            description = (serialized or {}).get("description")
-            if isinstance(description, str) and description:
-                attributes[A.GEN_AI_TOOL_DESCRIPTION] = description
-            call_id = kwargs.get("tool_call_id")
-            if isinstance(call_id, str) and call_id:
-                attributes[A.GEN_AI_TOOL_CALL_ID] = call_id
-            if self.telemetry.content_on_span:
-                text = _json(inputs) if inputs is not None else input_str
-                if isinstance(text, str):
-                    attributes[A.GEN_AI_TOOL_CALL_ARGUMENTS] = text
-                    attributes[A.MLFLOW_SPAN_INPUTS] = text
-            self._open(run_id, TOOL, f"{A.GenAIOperationName.EXECUTE_TOOL} {name}", parent_run_id, attributes)
-        except Exception:
-            log_fault("langchain.on_tool_start")
+        name = _run_name(serialized, kwargs, "tool")
+        attributes: dict[str, Any] = {
+            A.GEN_AI_OPERATION_NAME: A.GenAIOperationName.EXECUTE_TOOL,
+            A.GEN_AI_TOOL_NAME: name,
+            A.GEN_AI_TOOL_TYPE: A.GenAIToolType.FUNCTION,
+            A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.TOOL,
+        }
+        description = (serialized or {}).get("description")
+        if isinstance(description, str) and description:
+            attributes[A.GEN_AI_TOOL_DESCRIPTION] = description
+        call_id = kwargs.get("tool_call_id")
+        if isinstance(call_id, str) and call_id:
+            attributes[A.GEN_AI_TOOL_CALL_ID] = call_id
+        if self.telemetry.content_on_span:
+            text = _json(inputs) if inputs is not None else input_str
+            if isinstance(text, str):
+                attributes[A.GEN_AI_TOOL_CALL_ARGUMENTS] = text
+                attributes[A.MLFLOW_SPAN_INPUTS] = text
+        self._open(run_id, TOOL, f"{A.GenAIOperationName.EXECUTE_TOOL} {name}", parent_run_id, attributes)
 
+    @_guarded
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            run = self.runs.get(run_id)
-            call_id = getattr(output, "tool_call_id", None)
-            if run is not None and run.span is not None and isinstance(call_id, str) and call_id:
-                run.span.set_attribute(A.GEN_AI_TOOL_CALL_ID, call_id)
-            self._close(run_id, output, has_outputs=True)
-        except Exception:
-            log_fault("langchain.on_tool_end")
+        run = self.runs.get(run_id)
+        call_id = getattr(output, "tool_call_id", None)
+        if run is not None and run.span is not None and isinstance(call_id, str) and call_id:
+            run.span.set_attribute(A.GEN_AI_TOOL_CALL_ID, call_id)
+        self._close(run_id, output, has_outputs=True)
 
+    @_guarded
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._close(run_id, error=error)
-        except Exception:
-            log_fault("langchain.on_tool_error")
+        self._close(run_id, error=error)
 
     # --- retrievers -------------------------------------------------------------------------------
+    @_guarded
     def on_retriever_start(
         self,
         serialized: dict[str, Any] | None,
@@ -424,26 +429,20 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
     ) -> None:
         if not self.active or not is_instrumentation_enabled():
             return
-        try:
-            attributes: dict[str, Any] = {A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.RETRIEVER}
-            self._inputs(attributes, query)
-            self._open(run_id, RETRIEVER, _run_name(serialized, kwargs, "retriever"), parent_run_id, attributes)
-        except Exception:
-            log_fault("langchain.on_retriever_start")
+        attributes: dict[str, Any] = {A.MLFLOW_SPAN_TYPE: A.MLflowSpanType.RETRIEVER}
+        self._inputs(attributes, query)
+        self._open(run_id, RETRIEVER, _run_name(serialized, kwargs, "retriever"), parent_run_id, attributes)
 
+    @_guarded
     def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._close(run_id, documents, has_outputs=True)
-        except Exception:
-            log_fault("langchain.on_retriever_end")
+        self._close(run_id, documents, has_outputs=True)
 
+    @_guarded
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._close(run_id, error=error)
-        except Exception:
-            log_fault("langchain.on_retriever_error")
+        self._close(run_id, error=error)
 
     # --- model runs -------------------------------------------------------------------------------
+    @_guarded
     def on_chat_model_start(
         self,
         serialized: dict[str, Any] | None,
@@ -457,18 +456,16 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
     ) -> None:
         if not self.active or not is_instrumentation_enabled():
             return
-        try:
-            content = None
-            params = kwargs.get("invocation_params") or {}
-            if self.telemetry.capture_enabled:
-                content = {A.GEN_AI_INPUT_MESSAGES: models.input_messages(messages[0] if messages else [])}
-                tools = models.tool_definitions(params)
-                if tools:
-                    content[A.GEN_AI_TOOL_DEFINITIONS] = tools
-            self._open_model(run_id, parent_run_id, A.GenAIOperationName.CHAT, serialized, metadata, params, content)
-        except Exception:
-            log_fault("langchain.on_chat_model_start")
+        content = None
+        params = kwargs.get("invocation_params") or {}
+        if self.telemetry.capture_enabled:
+            content = {A.GEN_AI_INPUT_MESSAGES: models.input_messages(messages[0] if messages else [])}
+            tools = models.tool_definitions(params)
+            if tools:
+                content[A.GEN_AI_TOOL_DEFINITIONS] = tools
+        self._open_model(run_id, parent_run_id, A.GenAIOperationName.CHAT, serialized, metadata, params, content)
 
+    @_guarded
     def on_llm_start(
         self,
         serialized: dict[str, Any] | None,
@@ -482,14 +479,11 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
     ) -> None:
         if not self.active or not is_instrumentation_enabled():
             return
-        try:
-            content = None
-            if self.telemetry.capture_enabled:
-                content = {A.GEN_AI_INPUT_MESSAGES: models.prompt_messages(prompts[0] if prompts else "")}
-            params = kwargs.get("invocation_params") or {}
-            self._open_model(run_id, parent_run_id, A.GenAIOperationName.TEXT_COMPLETION, serialized, metadata, params, content)
-        except Exception:
-            log_fault("langchain.on_llm_start")
+        content = None
+        if self.telemetry.capture_enabled:
+            content = {A.GEN_AI_INPUT_MESSAGES: models.prompt_messages(prompts[0] if prompts else "")}
+        params = kwargs.get("invocation_params") or {}
+        self._open_model(run_id, parent_run_id, A.GenAIOperationName.TEXT_COMPLETION, serialized, metadata, params, content)
 
     def _open_model(
         self,
@@ -510,30 +504,24 @@ class OtelGenAICallbackHandler(BaseCallbackHandler):
         run.model = _ModelCall(operation, attributes, content)
         self.runs[run_id] = run
 
+    @_guarded
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
         run = self.runs.get(run_id)
         if run is None or run.model is None or run.framework.claimed:
             return
-        try:
-            times = run.model.chunk_times
-            if times is None:
-                run.model.chunk_times = [_perf_counter()]
-            else:
-                times.append(_perf_counter())
-        except Exception:
-            log_fault("langchain.on_llm_new_token")
+        times = run.model.chunk_times
+        if times is None:
+            run.model.chunk_times = [_perf_counter()]
+        else:
+            times.append(_perf_counter())
 
+    @_guarded
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._end_model(run_id, response, None)
-        except Exception:
-            log_fault("langchain.on_llm_end")
+        self._end_model(run_id, response, None)
 
+    @_guarded
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._end_model(run_id, None, error)
-        except Exception:
-            log_fault("langchain.on_llm_error")
+        self._end_model(run_id, None, error)
 
     def _end_model(self, run_id: UUID, result: Any, error: BaseException | None) -> None:
         run = self.runs.pop(run_id, None)
