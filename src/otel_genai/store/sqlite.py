@@ -13,9 +13,11 @@ number of processes (SQLite serialises writers; WAL lets readers run alongside).
   batch (:func:`~otel_genai.store.summary.merge_summaries`) in the same transaction as the spans, so
   listing traces never scans spans.
 
-What a summary or a trace's usage *is* lives in :mod:`otel_genai.store.summary`; this module only
-stores and fetches. Every :meth:`SQLiteTraceStore.write_spans` call is one ``BEGIN IMMEDIATE``
-transaction: all of the batch is stored, or none. A lock held too long by another connection is
+What a summary or a trace's usage *is* lives in :mod:`otel_genai.store.summary`, and what both SQL
+adapters do alike around their SQL (the reads' and deletion's argument checks, rows -> records, the
+index rows) in :mod:`otel_genai.store.adapter`; this module only stores and fetches. Every
+:meth:`SQLiteTraceStore.write_spans` call is one ``BEGIN IMMEDIATE`` transaction: all of the batch is
+stored, or none. A lock held too long by another connection is
 :class:`StoreUnavailableError` (retry later); other failures are :class:`StoreWriteError` / :class:`StoreError`.
 
 A store carries a marker, ``PRAGMA application_id = APPLICATION_ID``, set with the schema. Before it
@@ -33,57 +35,31 @@ always takes its usage from their attributes.
 from __future__ import annotations
 
 import functools
-import hashlib
+import itertools
 import json
 import sqlite3
 import logging
 import threading
 from pathlib import Path
-import datetime as _dt
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 from urllib.parse import unquote, urlsplit
 
+from . import adapter
 from .interface import (
     DEFAULT_TIMEOUT_S,
-    AmbiguousTraceIdError,
     ForeignStoreError,
     PathLike,
     StoreError,
     StoreNotFoundError,
     StoreUnavailableError,
     StoreWriteError,
-    TimeLike,
-    TraceNotFoundError,
     PagedList,
     normalize_trace_id,
-    to_ns,
 )
-from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
-from .pricing import cost_json, parse_cost, span_cost_of, warm_up
-from .query import (
-    DEFAULT_MAX_RESULTS,
-    SQLITE,
-    compile_filter,
-    compile_order,
-    decode_page_token,
-    encode_page_token,
-    legacy_filter,
-    parse_filter,
-    parse_order_by,
-    search_arguments,
-)
-from .summary import (
-    TraceDetails,
-    TraceSummary,
-    aggregate_span_usage,
-    fold_batch,
-    index_trace,
-    merge_details,
-    merge_summaries,
-    needs_spans,
-    parse_token_usage,
-    usage_json,
-)
+from .model import Span, SpanRecord, Trace
+from .pricing import cost_json, span_cost_of, warm_up
+from .query import SQLITE, compile_filter, compile_order
+from .summary import TraceDetails, TraceSummary, fold_batch, merge_details, merge_summaries, usage_json
 
 SCHEME = "sqlite"
 SCHEMA_VERSION = 1
@@ -272,50 +248,32 @@ _INSERT_SPAN = (
     " end_time_ns, status_code, status_message, attributes, events, resource_id, scope_name,"
     " scope_version, token_usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_SUMMARY_COLUMNS = (
-    "start_time_ns, end_time_ns, root_span_id, root_span_name, root_status_code, model, model_start_ns,"
-    " has_token_usage"
-)
 # the merged summary replaces the row's values in place (trace_key, which the spans reference, stays)
 _UPSERT_SUMMARY = f"""
-INSERT INTO traces (trace_id, {_SUMMARY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO traces (trace_id, {adapter.SUMMARY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (trace_id) DO UPDATE SET
     start_time_ns = excluded.start_time_ns, end_time_ns = excluded.end_time_ns,
     root_span_id = excluded.root_span_id, root_span_name = excluded.root_span_name,
     root_status_code = excluded.root_status_code, model = excluded.model,
     model_start_ns = excluded.model_start_ns, has_token_usage = excluded.has_token_usage
 """
-_INDEX_COLUMNS = (
-    "state, status, name, timestamp_ms, execution_time_ms, input_tokens, output_tokens, total_tokens,"
-    " token_usage, input_cost, output_cost, total_cost, cost, model, provider, service_name"
-)
 _UPSERT_INDEX = (
-    "INSERT OR REPLACE INTO trace_index (trace_key, trace_id, start_time_ns, " + _INDEX_COLUMNS
+    "INSERT OR REPLACE INTO trace_index (trace_key, trace_id, start_time_ns, " + adapter.INDEX_COLUMNS
     + ", provider_start_ns, root_seen, request_preview, request_rank, response_preview, response_rank)"
     " VALUES (" + ", ".join("?" * 25) + ")"
 )
-_DETAIL_COLUMNS = (
-    "provider, provider_start_ns, service_name, root_seen, request_preview, request_rank, response_preview,"
-    " response_rank"
-)
 _SELECT_STORED = (
-    "SELECT tr.trace_id, tr.trace_key, " + ", ".join("tr." + c.strip() for c in _SUMMARY_COLUMNS.split(","))
-    + ", " + ", ".join("t." + c.strip() for c in _DETAIL_COLUMNS.split(","))
+    "SELECT tr.trace_id, tr.trace_key, " + ", ".join("tr." + c.strip() for c in adapter.SUMMARY_COLUMNS.split(","))
+    + ", " + ", ".join("t." + c.strip() for c in adapter.DETAIL_COLUMNS.split(","))
     + " FROM traces tr LEFT JOIN trace_index t ON t.trace_key = tr.trace_key WHERE tr.trace_id IN ({marks})"
 )
 _INSERT_SPAN_INDEX = "INSERT OR REPLACE INTO span_index (trace_key, span_id, span_type, cost) VALUES (?, ?, ?, ?)"
 _UPSERT_TAG = "INSERT OR REPLACE INTO trace_tags (trace_key, key, value) VALUES (?, ?, ?)"
 _UPSERT_METADATA = "INSERT OR REPLACE INTO trace_metadata (trace_key, key, value) VALUES (?, ?, ?)"
 #: a trace's row for reading: the keys, the summary's time range and root, the index
-_TRACE_SELECT = (
-    "SELECT t.trace_key, t.trace_id, tr.start_time_ns, tr.end_time_ns, tr.root_span_id, "
-    + ", ".join("t." + c.strip() for c in _INDEX_COLUMNS.split(","))
-    + ", t.request_preview, t.response_preview FROM trace_index t JOIN traces tr ON tr.trace_key = t.trace_key"
-)
+_TRACE_SELECT = f"SELECT {adapter.TRACE_ROW} FROM trace_index t JOIN traces tr ON tr.trace_key = t.trace_key"
 _SPAN_SELECT = (
-    "SELECT s.span_id, s.parent_id, s.name, s.kind, s.start_time_ns, s.end_time_ns,"
-    " s.status_code, s.status_message, s.attributes, s.events, r.attributes, s.scope_name,"
-    " s.scope_version, si.cost FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id"
+    f"SELECT {adapter.SPAN_ROW} FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id"
     " LEFT JOIN span_index si ON si.trace_key = s.trace_key AND si.span_id = s.span_id"
     " WHERE s.trace_key = ? ORDER BY s.start_time_ns, s.rowid"
 )
@@ -326,20 +284,6 @@ _INDEX_NODES_SELECT = (
 )
 #: most ``?`` parameters in one ``IN (...)`` list
 _IN_CHUNK = 500
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        return bytes(obj).hex()
-    if hasattr(obj, "keys"):
-        return dict(obj)
-    if isinstance(obj, (set, frozenset)):
-        return list(obj)
-    return str(obj)
-
-
-# ensure_ascii (the default) keeps lone surrogates from failing the UTF-8 encode of a whole batch
-_dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
 
 
 def _is_locked(exc: sqlite3.Error) -> bool:
@@ -368,7 +312,7 @@ def _reads(method: Any) -> Any:
     return read
 
 
-class SQLiteTraceStore:
+class SQLiteTraceStore(adapter.SQLTraceStore):
     """A connection to one trace-store file; a :class:`~otel_genai.store.interface.TraceStore`.
     Thread-safe: one connection, guarded by a lock.
 
@@ -403,7 +347,7 @@ class SQLiteTraceStore:
         self.location = str(self.path)
         self.read_only = read_only
         self._lock = threading.RLock()
-        self._resource_cache: dict = {}
+        self._resource_key = adapter.ResourceIds()
         self._conn = self._open(busy_timeout_s)
         if not read_only:
             warm_up()  # genai-prices loads while nothing is written yet
@@ -524,12 +468,6 @@ class SQLiteTraceStore:
                 self._conn.close()
                 self._conn = None
 
-    def __enter__(self) -> "SQLiteTraceStore":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError(f"the trace store {self.path} is closed")
@@ -542,18 +480,6 @@ class SQLiteTraceStore:
         return StoreError(f"{self.path} is not a usable otel-genai trace store: {exc}")
 
     # --- writes -------------------------------------------------------------------------------
-
-    def _resource_key(self, attributes: Any) -> tuple:
-        """(resource_id, JSON) for a resource-attributes mapping, cached by object identity."""
-        cached = self._resource_cache.get(id(attributes))
-        if cached is not None and cached[0] is attributes:
-            return cached[1], cached[2]
-        text = _dumps(dict(sorted(dict(attributes).items())))
-        key = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
-        if len(self._resource_cache) > 64:
-            self._resource_cache.clear()
-        self._resource_cache[id(attributes)] = (attributes, key, text)
-        return key, text
 
     def write_spans(self, records: Iterable[SpanRecord]) -> int:
         """Store a batch of spans in one transaction: all of them, or (on any error) none.
@@ -589,8 +515,8 @@ class SQLiteTraceStore:
                     cached_resource = resource_attributes
                 span_rows.append([
                     trace_id, span_id, parent_id, name, kind_name, start, end, status_code,
-                    status_message, _dumps(attributes) if attributes else "{}",
-                    _dumps(events) if events else None, resource_id, scope_name, scope_version,
+                    status_message, adapter.dumps(attributes) if attributes else "{}",
+                    adapter.dumps(events) if events else None, resource_id, scope_name, scope_version,
                     usage_json(usage),
                 ])
                 index_rows.append([trace_id, span_id, kind, cost_json(cost)])
@@ -652,8 +578,8 @@ class SQLiteTraceStore:
         out = {}
         for part, marks in _in_chunks(trace_ids):
             for trace_id, key, *v in conn.execute(_SELECT_STORED.format(marks=marks), part):
-                details = TraceDetails(*v[8:11], bool(v[11]), *v[12:]) if v[11] is not None else None
-                out[trace_id] = (key, TraceSummary(*v[:7], bool(v[7])), details)
+                details = adapter.details_from_row(v[8:]) if v[11] is not None else None
+                out[trace_id] = (key, adapter.summary_from_row(v), details)
         return out
 
     # --- tags, deletion -----------------------------------------------------------------------
@@ -661,7 +587,7 @@ class SQLiteTraceStore:
     def _trace_key(self, conn: sqlite3.Connection, trace_id: str) -> int:
         row = conn.execute("SELECT trace_key FROM traces WHERE trace_id = ?", (normalize_trace_id(trace_id),)).fetchone()
         if row is None:
-            raise TraceNotFoundError(f"no trace with id {trace_id!r} in {self.path}")
+            raise self._not_found(trace_id)
         return row[0]
 
     def _write(self, work: Any) -> Any:
@@ -697,27 +623,11 @@ class SQLiteTraceStore:
             "DELETE FROM trace_tags WHERE trace_key = ? AND key = ?", (self._trace_key(conn, trace_id), str(key))
         ).rowcount > 0)
 
-    def delete_traces(
-        self,
-        *,
-        older_than: Optional[Union[TimeLike, _dt.timedelta]] = None,
-        trace_ids: Optional[Iterable[str]] = None,
-        max_traces: Optional[int] = None,
-    ) -> int:
-        """Delete whole traces; see :meth:`TraceStore.delete_traces`. The file's free pages are
-        then returned to the file system (``PRAGMA incremental_vacuum``; a store created before
+    def _delete(self, deletion: adapter.Deletion) -> int:
+        """:meth:`~otel_genai.store.adapter.SQLTraceStore.delete_traces`' SQL. The file's free pages
+        are then returned to the file system (``PRAGMA incremental_vacuum``; a store created before
         that was set up is converted once, by a full ``VACUUM``)."""
-        if max_traces is not None and max_traces < 0:
-            raise ValueError(f"max_traces must be >= 0, not {max_traces}")
-        ids = [normalize_trace_id(t) for t in trace_ids] if trace_ids is not None else []
-        if older_than is None and not ids and max_traces is None:
-            return 0
-        cutoff = None
-        if older_than is not None:
-            if isinstance(older_than, _dt.timedelta):
-                cutoff = to_ns(_dt.datetime.now(_dt.timezone.utc) - older_than)
-            else:
-                cutoff = to_ns(older_than)
+        cutoff, ids, max_traces = deletion
 
         def work(conn: sqlite3.Connection) -> int:
             doomed: set = set()
@@ -731,7 +641,7 @@ class SQLiteTraceStore:
                     (max_traces,)))
             keys = sorted(doomed)
             for part, marks in _in_chunks(keys):
-                for table in ("spans", "span_index", "trace_tags", "trace_metadata", "trace_index", "traces"):
+                for table in adapter.TRACE_TABLES:
                     conn.execute(f"DELETE FROM {table} WHERE trace_key IN ({marks})", part)
             return len(keys)
 
@@ -777,119 +687,53 @@ class SQLiteTraceStore:
         return row[0] if row else None
 
     @_reads
-    def resolve_trace_id(self, id_or_prefix: str, *, min_prefix: int = 8) -> str:
-        """Full trace id for a full id or a unique prefix of at least ``min_prefix`` hex characters.
-
-        Raises :class:`TraceNotFoundError` (no match, or prefix too short) or
-        :class:`AmbiguousTraceIdError` (several traces share the prefix).
-        """
-        tid = normalize_trace_id(id_or_prefix)
+    def _has_trace(self, trace_id: str) -> bool:
         with self._lock:
-            conn = self._connection()
-            if conn.execute("SELECT 1 FROM traces WHERE trace_id = ?", (tid,)).fetchone():
-                return tid
-            if len(tid) >= 32 or any(c not in "0123456789abcdef" for c in tid):
-                raise TraceNotFoundError(f"no trace with id {id_or_prefix!r} in {self.path}")
-            if len(tid) < min_prefix:
-                raise TraceNotFoundError(
-                    f"no trace with id {id_or_prefix!r} in {self.path}"
-                    f" (a trace id prefix needs at least {min_prefix} hex characters)"
-                )
-            rows = conn.execute(
-                "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? LIMIT 2",
-                (tid, tid + "~"),
-            ).fetchall()
-        if not rows:
-            raise TraceNotFoundError(f"no trace with id {id_or_prefix!r} in {self.path}")
-        if len(rows) > 1:
-            raise AmbiguousTraceIdError(
-                f"trace id prefix {id_or_prefix!r} matches several traces in {self.path}"
-            )
-        return rows[0][0]
+            return self._connection().execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone() is not None
 
     @_reads
-    def get_trace(self, trace_id: str) -> Optional[Trace]:
-        """The trace with this exact id (32 hex; ``tr-`` prefix accepted) with all its spans, or
-        ``None`` when it is not stored."""
-        tid = normalize_trace_id(trace_id)
+    def _with_prefix(self, prefix: str) -> List[str]:
         with self._lock:
             rows = self._connection().execute(
-                _TRACE_SELECT + " WHERE t.trace_key = (SELECT trace_key FROM traces WHERE trace_id = ?)", (tid,)
+                "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? LIMIT 2", (prefix, prefix + "~"),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    @_reads
+    def _read_trace(self, trace_id: str) -> Optional[Trace]:
+        with self._lock:
+            rows = self._connection().execute(
+                _TRACE_SELECT + " WHERE t.trace_key = (SELECT trace_key FROM traces WHERE trace_id = ?)", (trace_id,)
             ).fetchall()
             if not rows:
                 return None
             return self._traces(rows, include_spans=True)[0]
 
     @_reads
-    def search_traces(
-        self,
-        filter_string: Optional[str] = "",
-        order_by: Optional[Sequence[str]] = None,
-        max_results: Optional[int] = DEFAULT_MAX_RESULTS,
-        page_token: Optional[str] = None,
-        include_spans: bool = True,
-        *,
-        status: Optional[str] = None,
-        root_span_name: Optional[str] = None,
-        min_start_time: Optional[TimeLike] = None,
-        max_start_time: Optional[TimeLike] = None,
-    ) -> PagedList:
-        """Traces matching ``filter_string``, one page; see :meth:`TraceStore.search_traces`. The
-        filter and order run in SQL over ``trace_index`` (:mod:`otel_genai.store.query`)."""
-        filter_string, max_results = search_arguments(filter_string, max_results)
-        conditions = parse_filter(filter_string) + legacy_filter(
-            status, root_span_name,
-            None if min_start_time is None else to_ns(min_start_time),
-            None if max_start_time is None else to_ns(max_start_time),
-        )
-        order = parse_order_by(order_by)
-        offset = decode_page_token(page_token)
-        if max_results is not None and max_results <= 0:
-            return PagedList([], None)
+    def _search(self, conditions: list, order: tuple, offset: int, max_results: Optional[int],
+                include_spans: bool) -> PagedList:
+        """:meth:`~otel_genai.store.adapter.SQLTraceStore.search_traces`' page: the filter and order
+        compiled for SQLite (a rare tag or metadata value drives the query from its index)."""
         with self._lock:
             conn = self._connection()
             where, params = compile_filter(conditions, SQLITE, lambda cond: _few_traces(conn, cond))
             sql = f"{_TRACE_SELECT} WHERE {where} ORDER BY {compile_order(order, SQLITE)} LIMIT ? OFFSET ?"
             params += [-1 if max_results is None else max_results + 1, offset]
             rows = conn.execute(sql, params).fetchall()
-            more = max_results is not None and len(rows) > max_results
-            if more:
-                rows = rows[:max_results]
-            traces = self._traces(rows, include_spans)
-        return PagedList(traces, encode_page_token(offset + len(rows)) if more else None)
+            return adapter.page(rows, offset, max_results, lambda found: self._traces(found, include_spans))
 
     # --- helpers (lock held) ------------------------------------------------------------------
 
     def _traces(self, rows: Sequence[tuple], include_spans: bool) -> List[Trace]:
         """``_TRACE_SELECT`` rows as traces, with their tags and metadata (and spans)."""
         keys = [row[0] for row in rows]
-        tags = _key_values(self._conn, "trace_tags", keys)
-        metadata = _key_values(self._conn, "trace_metadata", keys)
-        out = []
-        for row in rows:
-            spans = self._load_spans(row[0], row[1]) if include_spans else []
-            usage = aggregate_span_usage(spans) if include_spans else parse_token_usage(row[13])
-            out.append(_trace(row, spans, usage, tags.get(row[0], {}), metadata.get(row[0], {})))
-        return out
+        spans = {row[0]: self._load_spans(row[0], row[1]) for row in rows} if include_spans else None
+        return adapter.traces_from_rows(rows, spans, _key_values(self._conn, "trace_tags", keys),
+                                        _key_values(self._conn, "trace_metadata", keys))
 
     def _load_spans(self, trace_key: int, trace_id: str) -> List[Span]:
         resources: dict = {}
-        spans = []
-        for (sid, pid, name, kind, start, end, code, message, attrs, events, res, scope,
-             scope_version, cost) in self._conn.execute(_SPAN_SELECT, (trace_key,)):
-            if res is not None:
-                parsed = resources.get(res)
-                if parsed is None:
-                    parsed = resources[res] = json.loads(res)
-                res = dict(parsed)
-            spans.append(Span(
-                trace_id=trace_id, span_id=sid, parent_id=pid, name=name, kind=kind,
-                start_time_ns=start, end_time_ns=end, status=code, status_message=message,
-                attributes=json.loads(attrs), events=json.loads(events) if events else [],
-                resource_attributes=res or {}, scope_name=scope, scope_version=scope_version,
-                cost=parse_cost(cost),
-            ))
-        return spans
+        return [adapter.span_from_row(trace_id, row, resources) for row in self._conn.execute(_SPAN_SELECT, (trace_key,))]
 
 
 # --- the read API's index (module functions: used on any connection, lock held) ----------------
@@ -930,22 +774,10 @@ def _write_index(conn: sqlite3.Connection, traces: Sequence[tuple], fresh: Optio
     traces that had no span stored before this batch: their spans are all in hand, so nothing is read.
     """
     fresh = fresh or {}
-    wanted = [t[0] for t in traces if t[1] not in fresh and needs_spans(t[2])]
-    nodes: Dict[Any, list] = {}
-    for part, marks in _in_chunks(wanted):
-        for key, *node in conn.execute(_INDEX_NODES_SELECT.format(marks=marks), part):
-            nodes.setdefault(key, []).append(node)
-    rows = []
-    for key, tid, summary, details in traces:
-        found = fresh.get(tid)
-        if found is None:
-            found = nodes.get(key, ())
-        elif summary.root_span_id is None and len(found) > 1:
-            found = sorted(found, key=lambda n: n[6])  # start order, for the stand-in root
-        index = index_trace(summary, details, found if needs_spans(summary) else ())
-        rows.append((key, tid, summary.start_time_ns, *index, details.provider_start_ns, int(details.root_seen),
-                     details.request_preview, details.request_rank, details.response_preview, details.response_rank))
-    conn.executemany(_UPSERT_INDEX, rows)
+    nodes = adapter.group_rows(itertools.chain.from_iterable(
+        conn.execute(_INDEX_NODES_SELECT.format(marks=marks), part)
+        for part, marks in _in_chunks(adapter.keys_needing_spans(traces, fresh))))
+    conn.executemany(_UPSERT_INDEX, adapter.index_rows(traces, fresh, nodes))
 
 
 _BACKFILL_SPANS = (
@@ -986,32 +818,7 @@ def _build_index(conn: sqlite3.Connection) -> None:
 
 
 def _key_values(conn: sqlite3.Connection, table: str, keys: Sequence[int]) -> Dict[int, Dict[str, str]]:
-    out: Dict[int, Dict[str, str]] = {}
-    for part, marks in _in_chunks(keys):
-        for key, k, v in conn.execute(f"SELECT trace_key, key, value FROM {table} WHERE trace_key IN ({marks})", part):
-            out.setdefault(key, {})[k] = v
-    return out
-
-
-def _trace(row: tuple, spans: List[Span], usage: Optional[dict], tags: dict, metadata: dict) -> Trace:
-    """A :class:`Trace` from a ``_TRACE_SELECT`` row."""
-    (_key, tid, start, end, _root_id, state, status, name, _ts, _dur, _in, _out, _total, _usage, _in_cost,
-     _out_cost, _total_cost, cost, model, provider, service, request_preview, response_preview) = row
-    info = TraceInfo(
-        trace_id=tid,
-        status=status,
-        start_time_ns=start,
-        end_time_ns=end,
-        root_span_name=name,
-        token_usage=usage,
-        model=model,
-        state=state,
-        tags=tags,
-        trace_metadata=metadata,
-        cost=parse_cost(cost),
-        request_preview=request_preview,
-        response_preview=response_preview,
-        provider=provider,
-        service_name=service,
-    )
-    return Trace(info=info, data=TraceData(spans=spans))
+    """``{trace_key: {key: value}}`` of ``table`` (``trace_tags`` / ``trace_metadata``) for ``keys``."""
+    return adapter.key_values(itertools.chain.from_iterable(
+        conn.execute(f"SELECT trace_key, key, value FROM {table} WHERE trace_key IN ({marks})", part)
+        for part, marks in _in_chunks(keys)))
