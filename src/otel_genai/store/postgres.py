@@ -21,6 +21,9 @@ adapter (:mod:`otel_genai.store.sqlite`), in the connection's current schema (``
   ``trace_metadata`` (key/value per trace) and ``span_index`` (each span's MLflow type and cost).
 * ``otel_genai_schema``: the schema version (one row); what marks a database as holding a store.
 
+What both SQL adapters do alike around their SQL (the reads' and deletion's argument checks, rows ->
+records, the index rows) is :mod:`otel_genai.store.adapter`; this module holds the SQL and the driver.
+
 ``search_traces`` runs the filter grammar of :mod:`otel_genai.store.query` in SQL with
 :data:`DIALECT` (its ``POSTGRESQL`` dialect, a span attribute read by :data:`JSON_TEXT_FUNCTION`).
 
@@ -57,54 +60,33 @@ like ours (``traces``, ``spans``, ...) are not ours is :class:`ForeignStoreError
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import functools
-import hashlib
-import json
 import threading
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
+from . import adapter
 from .interface import (
     DEFAULT_TIMEOUT_S,
-    AmbiguousTraceIdError,
     ForeignStoreError,
     PathLike,
     StoreError,
     StoreNotFoundError,
     StoreUnavailableError,
     StoreWriteError,
-    TimeLike,
-    TraceNotFoundError,
     PagedList,
     normalize_trace_id,
-    to_ns,
 )
-from .model import Span, SpanRecord, Trace, TraceData, TraceInfo
+from .model import Span, SpanRecord, Trace
 from .backends import redact_uri
-from .pricing import COST_ATTRIBUTE, cost_json, parse_cost, span_cost, warm_up
-from .query import (
-    DEFAULT_MAX_RESULTS,
-    POSTGRESQL,
-    compile_filter,
-    compile_order,
-    decode_page_token,
-    encode_page_token,
-    legacy_filter,
-    parse_filter,
-    parse_order_by,
-    search_arguments,
-)
+from .pricing import COST_ATTRIBUTE, cost_json, span_cost, warm_up
+from .query import POSTGRESQL, compile_filter, compile_order
 from .summary import (
     UNKNOWN_SPAN_TYPE,
     TraceDetails,
     TraceSummary,
-    aggregate_span_usage,
-    index_trace,
     merge_details,
     merge_summaries,
-    needs_spans,
-    parse_token_usage,
     span_type,
     span_usage,
     summarize_batch,
@@ -272,21 +254,6 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError)
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        return bytes(obj).hex()
-    if hasattr(obj, "keys"):
-        return dict(obj)
-    if isinstance(obj, (set, frozenset)):
-        return list(obj)
-    return str(obj)
-
-
-# as the SQLite adapter: ensure_ascii keeps lone surrogates (and NUL, which PostgreSQL text cannot
-# hold) as \\u escapes
-_dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
-
-
 def _text(value: Optional[str]) -> Optional[str]:
     """A string for a text column: PostgreSQL text cannot hold NUL (it becomes U+FFFD)."""
     if value is not None and "\x00" in value:
@@ -303,18 +270,6 @@ def _text_summary(summary: TraceSummary) -> TraceSummary:
                             root_status_code=_text(fields[2]), model=_text(fields[3]))
 
 
-_SUMMARY_COLUMNS = (
-    "start_time_ns, end_time_ns, root_span_id, root_span_name, root_status_code, model, model_start_ns,"
-    " has_token_usage"
-)
-_DETAIL_COLUMNS = (
-    "provider, provider_start_ns, service_name, root_seen, request_preview, request_rank, response_preview,"
-    " response_rank"
-)
-_INDEX_COLUMNS = (
-    "state, status, name, timestamp_ms, execution_time_ms, input_tokens, output_tokens, total_tokens,"
-    " token_usage, input_cost, output_cost, total_cost, cost, model, provider, service_name"
-)
 # The batch's rows go in as one array per column (``unnest``), sent in binary (``%b``): a text
 # array literal would have every quote in the attributes' JSON escaped, which costs more than the
 # insert itself.
@@ -325,17 +280,17 @@ _INSERT_RESOURCES = (
 # new traces get their row (in trace-id order) and are returned; existing rows are left for the
 # locked merge below
 _INSERT_TRACES = (
-    f"INSERT INTO traces (trace_id, {_SUMMARY_COLUMNS})"
+    f"INSERT INTO traces (trace_id, {adapter.SUMMARY_COLUMNS})"
     " SELECT * FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[],"
     " %b::text[], %b::bigint[], %b::boolean[]) ORDER BY 1 ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id"
 )
 _LOCK_TRACES = (
-    f"SELECT trace_id, trace_key, {_SUMMARY_COLUMNS} FROM traces"
+    f"SELECT trace_id, trace_key, {adapter.SUMMARY_COLUMNS} FROM traces"
     " WHERE trace_id = ANY(%b::text[]) ORDER BY trace_id FOR UPDATE"
 )
 # read in a statement of its own once the trace rows are locked: joined to the locked rows, a row of
 # trace_index would be the version seen before waiting for the lock (a concurrent writer's details lost)
-_SELECT_DETAILS = f"SELECT trace_key, {_DETAIL_COLUMNS} FROM trace_index WHERE trace_key = ANY(%b::bigint[])"
+_SELECT_DETAILS = f"SELECT trace_key, {adapter.DETAIL_COLUMNS} FROM trace_index WHERE trace_key = ANY(%b::bigint[])"
 _UPDATE_TRACE = (
     "UPDATE traces SET start_time_ns = %s, end_time_ns = %s, root_span_id = %s, root_span_name = %s,"
     " root_status_code = %s, model = %s, model_start_ns = %s, has_token_usage = %s WHERE trace_key = %s"
@@ -362,7 +317,7 @@ _UPSERT_KEY_VALUES = (
     " ORDER BY 1, 2 ON CONFLICT (trace_key, key) DO UPDATE SET value = excluded.value"
 )
 _INDEX_ALL = (
-    "trace_key, trace_id, start_time_ns, " + _INDEX_COLUMNS
+    "trace_key, trace_id, start_time_ns, " + adapter.INDEX_COLUMNS
     + ", provider_start_ns, root_seen, request_preview, request_rank, response_preview, response_rank"
 )
 _UPSERT_INDEX = (
@@ -379,20 +334,12 @@ _INDEX_NODES_SELECT = (
     " WHERE s.trace_key = ANY(%s) ORDER BY s.trace_key, s.start_time_ns, s.seq"
 )
 #: a trace's row for reading (the SQLite adapter's): the keys, the summary's time range and root, the index
-_TRACE_SELECT = (
-    "SELECT t.trace_key, t.trace_id, tr.start_time_ns, tr.end_time_ns, tr.root_span_id, "
-    + ", ".join("t." + c.strip() for c in _INDEX_COLUMNS.split(","))
-    + ", t.request_preview, t.response_preview FROM trace_index t JOIN traces tr ON tr.trace_key = t.trace_key"
-)
+_TRACE_SELECT = f"SELECT {adapter.TRACE_ROW} FROM trace_index t JOIN traces tr ON tr.trace_key = t.trace_key"
 _SPANS_SELECT = (
-    "SELECT s.trace_key, s.span_id, s.parent_id, s.name, s.kind, s.start_time_ns, s.end_time_ns,"
-    " s.status_code, s.status_message, s.attributes, s.events, r.attributes, s.scope_name,"
-    " s.scope_version, si.cost FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id"
+    f"SELECT s.trace_key, {adapter.SPAN_ROW} FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id"
     " LEFT JOIN span_index si ON si.trace_key = s.trace_key AND si.span_id = s.span_id"
     " WHERE s.trace_key = ANY(%s) ORDER BY s.trace_key, s.start_time_ns, s.seq"
 )
-#: the tables holding a trace's rows, children first
-_TRACE_TABLES = ("spans", "span_index", "trace_tags", "trace_metadata", "trace_index", "traces")
 
 
 def _texts(row: Sequence[Any]) -> tuple:
@@ -422,7 +369,7 @@ def _reads(method: Any) -> Any:
     return read
 
 
-class PostgresTraceStore:
+class PostgresTraceStore(adapter.SQLTraceStore):
     """A pool of connections to one PostgreSQL database holding a trace store; a
     :class:`~otel_genai.store.interface.TraceStore`. Thread-safe (each call takes a pooled connection).
 
@@ -462,7 +409,7 @@ class PostgresTraceStore:
         self.location = redact(uri)
         self.read_only = read_only
         self.timeout_s = timeout_s
-        self._resource_cache: dict = {}
+        self._resource_key = adapter.ResourceIds()  # the SQLite adapter's ids: both name a resource alike
         self._closed = False
         self._lock = threading.Lock()
         self._kwargs = {"connect_timeout": max(2, int(timeout_s + 0.999)), "application_name": "otel-genai"}
@@ -605,12 +552,6 @@ class PostgresTraceStore:
             self._closed = True
         self._pool.close()
 
-    def __enter__(self) -> "PostgresTraceStore":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     def _session(self, work: Any) -> Any:
         """``work(conn)`` on a pooled connection, committed when it returns (rolled back if it
         raises). A connection found broken (the server restarted, or ended it while it sat idle in
@@ -638,19 +579,6 @@ class PostgresTraceStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     # --- writes -------------------------------------------------------------------------------
-
-    def _resource_key(self, attributes: Any) -> tuple:
-        """(resource_id, JSON) for a resource-attributes mapping, cached by object identity; the id
-        is the SQLite adapter's (a hash of the sorted JSON), so both name a resource alike."""
-        cached = self._resource_cache.get(id(attributes))
-        if cached is not None and cached[0] is attributes:
-            return cached[1], cached[2]
-        text = _dumps(dict(sorted(dict(attributes).items())))
-        key = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
-        if len(self._resource_cache) > 64:
-            self._resource_cache.clear()
-        self._resource_cache[id(attributes)] = (attributes, key, text)
-        return key, text
 
     def write_spans(self, records: Iterable[SpanRecord]) -> int:
         """Store a batch of spans in one transaction: all of them, or (on any error) none.
@@ -695,8 +623,8 @@ class PostgresTraceStore:
                     raise TypeError(f"span times are ns as int, not {start!r}, {end!r}")
                 spans[(trace_id, span_id)] = (
                     trace_id, span_id, parent_id, _text(name), kind, start, end, status_code,
-                    _text(status_message), _dumps(attributes) if attributes else "{}",
-                    _dumps(events) if events else None, resource_id, _text(scope_name),
+                    _text(status_message), adapter.dumps(attributes) if attributes else "{}",
+                    adapter.dumps(events) if events else None, resource_id, _text(scope_name),
                     _text(scope_version), usage_json(usage),
                 )
                 cost = span_cost(attributes, usage) if usage is not None or (
@@ -742,10 +670,10 @@ class PostgresTraceStore:
                     _INSERT_TRACES, ([tid for tid, _ in wanted], *_columns([s for _, s in wanted], 8))
                 ).fetchall())
                 for tid, key, *v in cur.execute(_LOCK_TRACES, (missing,)).fetchall():
-                    locked[tid] = (key, TraceSummary(*v[:7], bool(v[7])))
+                    locked[tid] = (key, adapter.summary_from_row(v))
                 missing = [tid for tid in missing if tid not in locked]
             keys = {tid: found[0] for tid, found in locked.items()}
-            stored_details = {key: TraceDetails(*v[:3], bool(v[3]), *v[4:]) for key, *v in cur.execute(
+            stored_details = {key: adapter.details_from_row(v) for key, *v in cur.execute(
                 _SELECT_DETAILS, ([keys[tid] for tid in keys if tid not in fresh],)).fetchall()}
             merged, details, updates = {}, {}, []
             for tid, summary in batch.summaries:
@@ -797,7 +725,7 @@ class PostgresTraceStore:
         row = conn.execute("SELECT trace_key FROM traces WHERE trace_id = %s FOR UPDATE",
                            (normalize_trace_id(trace_id),)).fetchone()
         if row is None:
-            raise TraceNotFoundError(f"no trace with id {trace_id!r} in {self.location}")
+            raise self._not_found(trace_id)
         return row[0]
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
@@ -814,27 +742,11 @@ class PostgresTraceStore:
             "DELETE FROM trace_tags WHERE trace_key = %s AND key = %s", (self._lock_trace(conn, trace_id), _text(str(key)))
         ).rowcount > 0)
 
-    def delete_traces(
-        self,
-        *,
-        older_than: Optional[Union[TimeLike, _dt.timedelta]] = None,
-        trace_ids: Optional[Iterable[str]] = None,
-        max_traces: Optional[int] = None,
-    ) -> int:
-        """Delete whole traces; see :meth:`TraceStore.delete_traces`. Their rows are locked in
+    def _delete(self, deletion: adapter.Deletion) -> int:
+        """:meth:`~otel_genai.store.adapter.SQLTraceStore.delete_traces`' SQL. The rows are locked in
         trace-id order first, as a writer's are. The space is reused by the server's (auto)vacuum
         (https://www.postgresql.org/docs/15/routine-vacuuming.html); nothing is given back at once."""
-        if max_traces is not None and max_traces < 0:
-            raise ValueError(f"max_traces must be >= 0, not {max_traces}")
-        ids = [normalize_trace_id(t) for t in trace_ids] if trace_ids is not None else []
-        if older_than is None and not ids and max_traces is None:
-            return 0
-        cutoff = None
-        if older_than is not None:
-            if isinstance(older_than, _dt.timedelta):
-                cutoff = to_ns(_dt.datetime.now(_dt.timezone.utc) - older_than)
-            else:
-                cutoff = to_ns(older_than)
+        cutoff, ids, max_traces = deletion
 
         def work(conn: Any) -> int:
             doomed: set = set()
@@ -849,7 +761,7 @@ class PostgresTraceStore:
                 return 0
             keys = [r[0] for r in conn.execute(
                 "SELECT trace_key FROM traces WHERE trace_key = ANY(%s) ORDER BY trace_id FOR UPDATE", (sorted(doomed),))]
-            for table in _TRACE_TABLES:
+            for table in adapter.TRACE_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE trace_key = ANY(%s)", (keys,))
             return len(keys)
 
@@ -877,85 +789,35 @@ class PostgresTraceStore:
         return row[0] if row else None
 
     @_reads
-    def resolve_trace_id(self, id_or_prefix: str, *, min_prefix: int = 8) -> str:
-        """Full trace id for a full id or a unique prefix of at least ``min_prefix`` hex characters.
-
-        Raises :class:`TraceNotFoundError` (no match, or prefix too short) or
-        :class:`AmbiguousTraceIdError` (several traces share the prefix).
-        """
-        tid = normalize_trace_id(id_or_prefix)
-        if self._one("SELECT 1 FROM traces WHERE trace_id = %s", (tid,)):
-            return tid
-        if len(tid) >= 32 or any(c not in "0123456789abcdef" for c in tid):
-            raise TraceNotFoundError(f"no trace with id {id_or_prefix!r} in {self.location}")
-        if len(tid) < min_prefix:
-            raise TraceNotFoundError(
-                f"no trace with id {id_or_prefix!r} in {self.location}"
-                f" (a trace id prefix needs at least {min_prefix} hex characters)"
-            )
-        rows = self._session(lambda conn: conn.execute(
-            "SELECT trace_id FROM traces WHERE trace_id >= %s AND trace_id < %s LIMIT 2", (tid, tid + "~"),
-        ).fetchall())
-        if not rows:
-            raise TraceNotFoundError(f"no trace with id {id_or_prefix!r} in {self.location}")
-        if len(rows) > 1:
-            raise AmbiguousTraceIdError(
-                f"trace id prefix {id_or_prefix!r} matches several traces in {self.location}"
-            )
-        return rows[0][0]
+    def _has_trace(self, trace_id: str) -> bool:
+        return self._one("SELECT 1 FROM traces WHERE trace_id = %s", (trace_id,)) is not None
 
     @_reads
-    def get_trace(self, trace_id: str) -> Optional[Trace]:
-        """The trace with this exact id (32 hex; ``tr-`` prefix accepted) with all its spans, or
-        ``None`` when it is not stored."""
-        tid = normalize_trace_id(trace_id)
+    def _with_prefix(self, prefix: str) -> List[str]:
+        rows = self._session(lambda conn: conn.execute(
+            "SELECT trace_id FROM traces WHERE trace_id >= %s AND trace_id < %s LIMIT 2", (prefix, prefix + "~"),
+        ).fetchall())
+        return [row[0] for row in rows]
 
+    @_reads
+    def _read_trace(self, trace_id: str) -> Optional[Trace]:
         def read(conn: Any) -> Optional[Trace]:
             rows = conn.execute(_TRACE_SELECT + " WHERE t.trace_key = (SELECT trace_key FROM traces"
-                                " WHERE trace_id = %s)", (tid,)).fetchall()
+                                " WHERE trace_id = %s)", (trace_id,)).fetchall()
             return _traces(conn, rows, include_spans=True)[0] if rows else None
 
         return self._session(read)
 
     @_reads
-    def search_traces(
-        self,
-        filter_string: Optional[str] = "",
-        order_by: Optional[Sequence[str]] = None,
-        max_results: Optional[int] = DEFAULT_MAX_RESULTS,
-        page_token: Optional[str] = None,
-        include_spans: bool = True,
-        *,
-        status: Optional[str] = None,
-        root_span_name: Optional[str] = None,
-        min_start_time: Optional[TimeLike] = None,
-        max_start_time: Optional[TimeLike] = None,
-    ) -> PagedList:
-        """Traces matching ``filter_string``, one page; see :meth:`TraceStore.search_traces`. The
-        filter and order run in SQL over ``trace_index`` (:mod:`otel_genai.store.query`, :data:`DIALECT`)."""
-        filter_string, max_results = search_arguments(filter_string, max_results)
-        conditions = parse_filter(filter_string) + legacy_filter(
-            status, root_span_name,
-            None if min_start_time is None else to_ns(min_start_time),
-            None if max_start_time is None else to_ns(max_start_time),
-        )
-        order = parse_order_by(order_by)
-        offset = decode_page_token(page_token)
-        if max_results is not None and max_results <= 0:
-            return PagedList([], None)
+    def _search(self, conditions: list, order: tuple, offset: int, max_results: Optional[int],
+                include_spans: bool) -> PagedList:
+        """:meth:`~otel_genai.store.adapter.SQLTraceStore.search_traces`' page: the filter and order
+        compiled in :data:`DIALECT`."""
         where, params = compile_filter(conditions, DIALECT)
         sql = f"{_TRACE_SELECT} WHERE {where} ORDER BY {compile_order(order, DIALECT)} LIMIT %s OFFSET %s"
         params += [None if max_results is None else max_results + 1, offset]  # LIMIT NULL: no limit
-
-        def read(conn: Any) -> PagedList:
-            rows = conn.execute(sql, params).fetchall()
-            more = max_results is not None and len(rows) > max_results
-            if more:
-                rows = rows[:max_results]
-            traces = _traces(conn, rows, include_spans)
-            return PagedList(traces, encode_page_token(offset + len(rows)) if more else None)
-
-        return self._session(read)
+        return self._session(lambda conn: adapter.page(
+            conn.execute(sql, params).fetchall(), offset, max_results, lambda rows: _traces(conn, rows, include_spans)))
 
 
 class _Batch(NamedTuple):
@@ -980,88 +842,32 @@ def _write_index(cur: Any, traces: Sequence[tuple], fresh: Dict[str, list]) -> N
     TraceDetails)``, their rows locked), reading the stored spans of those that need them
     (:func:`~otel_genai.store.summary.needs_spans`); ``fresh``: the batch's spans of traces new to the
     store (all their spans: nothing is read). As the SQLite adapter's ``_write_index``."""
-    wanted = [t[0] for t in traces if t[1] not in fresh and needs_spans(t[2])]
-    nodes: Dict[Any, list] = {}
-    if wanted:
-        for key, *node in cur.execute(_INDEX_NODES_SELECT, (wanted,)):
-            nodes.setdefault(key, []).append(node)
-    rows = []
-    for key, tid, summary, details in traces:
-        found = fresh.get(tid)
-        if found is None:
-            found = nodes.get(key, ())
-        elif summary.root_span_id is None and len(found) > 1:
-            found = sorted(found, key=lambda n: n[6])  # start order, for the stand-in root
-        index = index_trace(summary, details, found if needs_spans(summary) else ())
-        rows.append(_texts((key, tid, summary.start_time_ns, *index, details.provider_start_ns, bool(details.root_seen),
-                            details.request_preview, details.request_rank, details.response_preview,
-                            details.response_rank)))
-    rows.sort()
+    wanted = adapter.keys_needing_spans(traces, fresh)
+    nodes = adapter.group_rows(cur.execute(_INDEX_NODES_SELECT, (wanted,))) if wanted else {}
+    rows = sorted(_texts(row) for row in adapter.index_rows(traces, fresh, nodes))
     cur.execute(_UPSERT_INDEX, _columns(rows, 25))
 
 
 def _key_values(conn: Any, table: str, keys: Sequence[int]) -> Dict[int, Dict[str, str]]:
-    out: Dict[int, Dict[str, str]] = {}
-    if keys:
-        for key, k, v in conn.execute(f"SELECT trace_key, key, value FROM {table} WHERE trace_key = ANY(%s)", (list(keys),)):
-            out.setdefault(key, {})[k] = v
-    return out
+    """``{trace_key: {key: value}}`` of ``table`` (``trace_tags`` / ``trace_metadata``) for ``keys``."""
+    if not keys:
+        return {}
+    return adapter.key_values(conn.execute(f"SELECT trace_key, key, value FROM {table} WHERE trace_key = ANY(%s)", (list(keys),)))
 
 
 def _traces(conn: Any, rows: Sequence[tuple], include_spans: bool) -> List[Trace]:
     """``_TRACE_SELECT`` rows as traces, with their tags and metadata (and spans: one query for all)."""
     keys = [row[0] for row in rows]
-    tags = _key_values(conn, "trace_tags", keys)
-    metadata = _key_values(conn, "trace_metadata", keys)
-    spans = _load_spans(conn, {row[0]: row[1] for row in rows}) if include_spans and rows else {}
-    out = []
-    for row in rows:
-        found = spans.get(row[0], [])
-        usage = aggregate_span_usage(found) if include_spans else parse_token_usage(row[13])
-        out.append(_trace(row, found, usage, tags.get(row[0], {}), metadata.get(row[0], {})))
-    return out
+    spans = None
+    if include_spans:
+        spans = _load_spans(conn, {row[0]: row[1] for row in rows}) if rows else {}
+    return adapter.traces_from_rows(rows, spans, _key_values(conn, "trace_tags", keys), _key_values(conn, "trace_metadata", keys))
 
 
 def _load_spans(conn: Any, trace_ids: Dict[int, str]) -> Dict[int, List[Span]]:
     """``{trace_key: [Span, ...] in start order}`` of the traces ``{trace_key: trace_id}``."""
     resources: dict = {}
     out: Dict[int, List[Span]] = {}
-    for (key, sid, pid, name, kind, start, end, code, message, attrs, events, res, scope,
-         scope_version, cost) in conn.execute(_SPANS_SELECT, (list(trace_ids),)):
-        if res is not None:
-            parsed = resources.get(res)
-            if parsed is None:
-                parsed = resources[res] = json.loads(res)
-            res = dict(parsed)
-        out.setdefault(key, []).append(Span(
-            trace_id=trace_ids[key], span_id=sid, parent_id=pid, name=name, kind=kind,
-            start_time_ns=start, end_time_ns=end, status=code, status_message=message,
-            attributes=json.loads(attrs), events=json.loads(events) if events else [],
-            resource_attributes=res or {}, scope_name=scope, scope_version=scope_version,
-            cost=parse_cost(cost),
-        ))
+    for key, *row in conn.execute(_SPANS_SELECT, (list(trace_ids),)):
+        out.setdefault(key, []).append(adapter.span_from_row(trace_ids[key], row, resources))
     return out
-
-
-def _trace(row: tuple, spans: List[Span], usage: Optional[dict], tags: dict, metadata: dict) -> Trace:
-    """A :class:`Trace` from a ``_TRACE_SELECT`` row (as the SQLite adapter builds it)."""
-    (_key, tid, start, end, _root_id, state, status, name, _ts, _dur, _in, _out, _total, _usage, _in_cost,
-     _out_cost, _total_cost, cost, model, provider, service, request_preview, response_preview) = row
-    info = TraceInfo(
-        trace_id=tid,
-        status=status,
-        start_time_ns=start,
-        end_time_ns=end,
-        root_span_name=name,
-        token_usage=usage,
-        model=model,
-        state=state,
-        tags=tags,
-        trace_metadata=metadata,
-        cost=parse_cost(cost),
-        request_preview=request_preview,
-        response_preview=response_preview,
-        provider=provider,
-        service_name=service,
-    )
-    return Trace(info=info, data=TraceData(spans=spans))
