@@ -79,18 +79,35 @@ class ContentCapture(enum.Enum):
         ``NO_CONTENT`` if unrecognised). Parsed once per distinct value: every reader of the setting
         (each instrumentor, ``otel_genai.trace``, the distribution) gets the same policy and the
         process logs at most one warning for it."""
-        raw = os.environ.get(CAPTURE_MESSAGE_CONTENT_ENV)
-        if raw is None or not raw.strip():
-            return default or cls.NO_CONTENT
         memo = _env_memo
-        if memo[0] != raw:
-            memo[0], memo[1] = raw, cls.parse(raw)
-        return memo[1]
+        raw = _environ_value()
+        if raw is not memo[0] and raw != memo[0]:  # changed since the last read: parse it again
+            text = raw.decode(errors="surrogateescape") if isinstance(raw, bytes) else raw
+            memo[0], memo[1] = raw, None if text is None or not text.strip() else cls.parse(text)
+        policy = memo[1]
+        return policy if policy is not None else default or cls.NO_CONTENT
 
 
 _ALIASES = {"TRUE": ContentCapture.SPAN_ONLY, "FALSE": ContentCapture.NO_CONTENT}
 _warned: set[str] = set()
-_env_memo: list = [None, ContentCapture.NO_CONTENT]  # [raw value parsed last, its policy]
+_env_memo: list = [None, None]  # [the raw value read last, its policy (None: unset or blank)]
+
+
+def _make_environ_value() -> Any:
+    """A reader of ``CAPTURE_MESSAGE_CONTENT_ENV`` as it is now, for :meth:`ContentCapture.from_env`,
+    which runs on every ``otel_genai.trace`` call: ``os.environ.get`` decodes key and value through
+    three Python-level calls (~12k instructions, as much as a tenth of a bare span); the mapping
+    ``os.environ`` keeps underneath (CPython's ``_Environ._data``, updated by every ``os.environ``
+    write) is read directly, with ``os.environ.get`` wherever it is absent."""
+    data = getattr(os.environ, "_data", None)
+    encodekey = getattr(os.environ, "encodekey", None)
+    if isinstance(data, dict) and callable(encodekey):
+        key = encodekey(CAPTURE_MESSAGE_CONTENT_ENV)
+        return lambda: data.get(key)  # bytes on POSIX, str on Windows: from_env takes both
+    return lambda: os.environ.get(CAPTURE_MESSAGE_CONTENT_ENV)
+
+
+_environ_value = _make_environ_value()
 
 
 # --- binary content ------------------------------------------------------------------------------
