@@ -564,12 +564,11 @@ def median_us(samples: list[int]) -> float:
     return statistics.median(samples) / 1000.0
 
 
-def measure_decorator(tp: Any, rounds: int, calls: int = 200) -> tuple[float, float]:
-    """CPU µs per call of a small function under ``@otel_genai.trace`` and of the bare SDK span it
-    stands for: ``start_as_current_span`` around the same body, given the same attributes (those the
-    traced span ends with, its captured input and output included), interleaved over ``rounds``;
-    returns (bare, traced) medians over rounds. ``otel_genai.trace`` uses the global provider, which
-    is set to ``tp`` here."""
+def decorator_steps(tp: Any) -> tuple[Callable[[int], int], Callable[[int], int]]:
+    """``(bare_step, traced_step)``: a small function under ``@otel_genai.trace``, and the bare SDK
+    span it stands for: ``start_as_current_span`` around the same body, given the same attributes
+    (those the traced span ends with, its captured input and output included). ``otel_genai.trace``
+    uses the global provider, which is set to ``tp`` here."""
     import otel_genai
     from opentelemetry import trace as trace_api
 
@@ -597,6 +596,13 @@ def measure_decorator(tp: Any, rounds: int, calls: int = 200) -> tuple[float, fl
             span.set_attributes(end_attrs)
             return result
 
+    return bare_step, traced_step
+
+
+def measure_decorator(tp: Any, rounds: int, calls: int = 200) -> tuple[float, float]:
+    """CPU µs per call of :func:`decorator_steps`' two functions, interleaved over ``rounds``;
+    returns (bare, traced) medians over rounds."""
+    bare_step, traced_step = decorator_steps(tp)
     cpu = time.process_time_ns
     results: dict[str, list[float]] = {"bare": [], "traced": []}
     for fn in (bare_step, traced_step):  # warm-up
@@ -610,6 +616,59 @@ def measure_decorator(tp: Any, rounds: int, calls: int = 200) -> tuple[float, fl
                 fn(i)
             results[key].append((cpu() - c0) / 1000.0 / calls)
     return statistics.median(results["bare"]), statistics.median(results["traced"])
+
+
+def ours_keys() -> dict[str, str]:
+    """workload -> the key of the otel-genai variant that runs it (content on)."""
+    keys = {w: "ours" for w in OPENAI}
+    keys.update({w: "ours_anthropic" for w in ANTHROPIC})
+    if gemini_variants is not None:
+        keys.update({w: "ours_gemini" for w in gemini_variants.GEMINI})
+    return keys
+
+
+def build_variants(official: str, peers: bool) -> list[Variant]:
+    """bare, otel-genai (content on and off, per SDK), the official instrumentations named in
+    ``official`` (comma-separated keys of ``OFFICIAL``, or ``none``) and, with ``peers``, the
+    installed ``PEERS``; each one that is not installed or does not import here is reported and
+    left out."""
+    variants = [Variant("bare", "bare SDK (not instrumented)", None, tuple(WORKLOADS))]
+    ours = Variant("ours", "otel-genai", _ours, OPENAI, settle=_drain_ours, capture_kwarg=True)
+    variants.append(ours)
+    variants.append(Variant("ours_off", "otel-genai, content capture off", _ours, ("chat",), settle=_drain_ours, capture_kwarg="NO_CONTENT"))
+    if "messages" in WORKLOADS:
+        variants.append(Variant("ours_anthropic", "otel-genai", _ours_anthropic, ANTHROPIC, settle=_drain_ours, capture_kwarg=True))
+        variants.append(Variant("ours_anthropic_off", "otel-genai, content capture off", _ours_anthropic, ("messages",),
+                                settle=_drain_ours, capture_kwarg="NO_CONTENT"))
+    if gemini_variants is not None:
+        variants.append(Variant("ours_gemini", "otel-genai", gemini_variants.ours, gemini_variants.GEMINI, settle=_drain_ours,
+                                capture_kwarg=True))
+    wanted = [] if official.strip().lower() == "none" else [w.strip() for w in official.split(",") if w.strip()]
+    candidates = [(key, OFFICIAL[key], "official") for key in wanted if key in OFFICIAL]
+    for key in wanted:
+        if key not in OFFICIAL:
+            print(f"unknown --official entry {key!r} (known: {', '.join(OFFICIAL)})")
+    candidates += [(key, entry, "peer") for key, entry in PEERS.items()] if peers else []
+    for key, (dist, module, make, workloads), role in candidates:
+        if not any(w in WORKLOADS for w in workloads):
+            print(f"{role}: {dist}: its SDK is not installed here; skipped")
+            continue
+        version = _dist_version(dist)
+        if version is None:
+            print(f"{role}: {dist} is NOT installed here (pip install {dist}, in a benchmark venv); skipped")
+            continue
+        try:
+            __import__(module)
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            hint = ""
+            if isinstance(exc, ImportError) and getattr(exc, "name", None) == "httpx":
+                hint = f" (it imports httpx; openai {openai.__version__} uses httpx2)"
+            print(f"{role}: {dist} {version} does not work here: {type(exc).__name__}: {exc}{hint}; skipped")
+            continue
+        label = dist.replace("opentelemetry-instrumentation-", "official " if role == "official" else "OpenLLMetry ")
+        label = label.replace("openinference-instrumentation-", "OpenInference ")
+        variants.append(Variant(key, f"{label} {version}", make, workloads))
+    return variants
 
 
 def main() -> int:
@@ -637,43 +696,8 @@ def main() -> int:
         "InMemoryMetricReader"
     )
 
-    variants = [Variant("bare", "bare SDK (not instrumented)", None, tuple(WORKLOADS))]
-    ours = Variant("ours", "otel-genai", _ours, OPENAI, settle=_drain_ours, capture_kwarg=True)
-    variants.append(ours)
-    variants.append(Variant("ours_off", "otel-genai, content capture off", _ours, ("chat",), settle=_drain_ours, capture_kwarg="NO_CONTENT"))
-    if "messages" in WORKLOADS:
-        variants.append(Variant("ours_anthropic", "otel-genai", _ours_anthropic, ANTHROPIC, settle=_drain_ours, capture_kwarg=True))
-        variants.append(Variant("ours_anthropic_off", "otel-genai, content capture off", _ours_anthropic, ("messages",),
-                                settle=_drain_ours, capture_kwarg="NO_CONTENT"))
-    if gemini_variants is not None:
-        variants.append(Variant("ours_gemini", "otel-genai", gemini_variants.ours, gemini_variants.GEMINI, settle=_drain_ours,
-                                capture_kwarg=True))
-    wanted = [] if args.official.strip().lower() == "none" else [w.strip() for w in args.official.split(",") if w.strip()]
-    candidates = [(key, OFFICIAL[key], "official") for key in wanted if key in OFFICIAL]
-    for key in wanted:
-        if key not in OFFICIAL:
-            print(f"unknown --official entry {key!r} (known: {', '.join(OFFICIAL)})")
-    candidates += [(key, entry, "peer") for key, entry in PEERS.items()] if args.peers else []
-    for key, (dist, module, make, workloads), role in candidates:
-        if not any(w in WORKLOADS for w in workloads):
-            print(f"{role}: {dist}: its SDK is not installed here; skipped")
-            continue
-        version = _dist_version(dist)
-        if version is None:
-            print(f"{role}: {dist} is NOT installed here (pip install {dist}, in a benchmark venv); skipped")
-            continue
-        try:
-            __import__(module)
-        except Exception as exc:  # noqa: BLE001 - report and go on
-            hint = ""
-            if isinstance(exc, ImportError) and getattr(exc, "name", None) == "httpx":
-                hint = f" (it imports httpx; openai {openai.__version__} uses httpx2)"
-            print(f"{role}: {dist} {version} does not work here: {type(exc).__name__}: {exc}{hint}; skipped")
-            continue
-        label = dist.replace("opentelemetry-instrumentation-", "official " if role == "official" else "OpenLLMetry ")
-        label = label.replace("openinference-instrumentation-", "OpenInference ")
-        variants.append(Variant(key, f"{label} {version}", make, workloads))
-
+    variants = build_variants(args.official, args.peers)
+    ours = variants[1]
     # validate every instrumented variant: exactly one CLIENT span per call
     attr_counts: dict[tuple[str, str], int] = {}
     floor_request: dict[str, Any] = {}
@@ -826,10 +850,7 @@ def main() -> int:
 
     print()
     print("targets (issue 13; CPU = every thread of the process, the figure that matters on a loaded server)")
-    ours_of = {w: "ours" for w in OPENAI}
-    ours_of.update({w: "ours_anthropic" for w in ANTHROPIC})
-    if gemini_variants is not None:
-        ours_of.update({w: "ours_gemini" for w in gemini_variants.GEMINI})
+    ours_of = ours_keys()
     comparators = [v for v in variants if v.key in OFFICIAL or v.key in PEERS]
     for w in WORKLOADS:
         mine = ours_of.get(w)
