@@ -10,7 +10,8 @@ variant runs in its own process under ``valgrind --tool=callgrind`` (so instrume
 wrappers behind after ``uninstrument()`` cannot slow the next one); in it, after a warm-up, the
 count is switched on around ``--calls`` calls of each workload and the deferred metric recording
 (``drain``), through callgrind's client requests (``valgrind/callgrind.h``, compiled here into a
-small shared library with ``cc``). Every thread's instructions count, so work moved to a background
+small shared library with ``cc``; the garbage collector paused inside a count, whose collections
+would land in whichever variant crosses a threshold). Every thread's instructions count, so work moved to a background
 thread is in the figure. Instructions are not time: an interleaved CPU-time run adds cache misses
 (``overhead.py`` shows those), but an A/B of a code change reads here to the instruction.
 
