@@ -14,6 +14,7 @@ its ``modality`` and ``mime_type`` and its ``content`` is replaced by an empty s
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from typing import Any, Literal, TypedDict, Union
 
 from typing_extensions import Required
@@ -199,13 +200,27 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 def to_json(value: Any) -> str:
     """Compact JSON text for a content attribute (pydantic models dumped, unknown objects as ``str``).
 
-    Any value, cycles included (``ValueError``). A scalar, or a flat dict or list of scalars (most
-    traced inputs and outputs), cannot hold a cycle and goes to :func:`content_json`'s encoder, made
-    once, instead of a new one with cycle bookkeeping: the same text, ~1.5 µs less."""
+    Any value, cycles included (``ValueError``). The common shapes of traced inputs and outputs get
+    the same text faster (this runs twice per ``otel_genai.trace`` call): a scalar is written the way
+    the encoder writes it (``encode_basestring``, ``int.__repr__``, the three literals) without its
+    per-call set-up; a flat dict or list of scalars, which cannot hold a cycle, goes to
+    :func:`content_json`'s encoder, made once, instead of a new one with cycle bookkeeping."""
     kind = type(value)
-    if kind in _SCALARS or (
-        (kind is dict or kind is list) and all(type(v) in _SCALARS for v in (value.values() if kind is dict else value))
-    ):
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is float:
+        return content_json(value)
+    if kind is dict or kind is list:
+        scalars = _SCALARS
+        for item in value.values() if kind is dict else value:  # a loop, not all(): no generator per call
+            if type(item) not in scalars:
+                return _encoder.encode(value)
         return content_json(value)
     return _encoder.encode(value)
 

@@ -76,7 +76,7 @@ class InputBinder:
                 arguments[name] = defaults[name]
             else:
                 return None  # a missing argument: the call itself will say so
-        if not all(k in arguments and names.index(k) >= count for k in kwargs):
+        if kwargs and not all(k in arguments and names.index(k) >= count for k in kwargs):
             return None
         if self.skip_first:
             arguments.pop(names[0], None)

@@ -137,7 +137,8 @@ class SpanSpec:
 
     def _start(self, tracer: Any, name: str, bind: Any, args: tuple, kwargs: Any) -> TracedSpan:
         kind = self.kind
-        parent: TracedSpan | None = otel_context.get_value(HANDLE_KEY)  # type: ignore[assignment]
+        current = otel_context.get_current()  # read once: the parent of the span and of its context
+        parent: TracedSpan | None = current.get(HANDLE_KEY)  # type: ignore[assignment]
         agent = parent.agent if parent is not None else None
         attributes = dict(self.static)
         if kind == AGENT:
@@ -159,10 +160,10 @@ class SpanSpec:
                 call_id = claim(agent, name, arguments)
             if call_id is not None:
                 attributes[A.GEN_AI_TOOL_CALL_ID] = call_id
-        span = tracer.start_span(span_name, kind=SpanKind.INTERNAL, attributes=attributes)
+        span = tracer.start_span(span_name, context=current, kind=SpanKind.INTERNAL, attributes=attributes)
         handle = TracedSpan(span, kind, name, self, agent, capture and span.is_recording())
         handle.tool_call_id = call_id
-        handle.context = otel_context.set_value(HANDLE_KEY, handle, otel_trace.set_span_in_context(span))
+        handle.context = otel_context.set_value(HANDLE_KEY, handle, otel_trace.set_span_in_context(span, current))
         return handle
 
 
