@@ -14,6 +14,7 @@ import http.server
 import json
 import socket
 import statistics
+import sys
 import threading
 import time
 from typing import Any
@@ -223,7 +224,10 @@ def test_calls_unaffected_while_the_endpoint_fails(mode, bare_results):
         latencies += more_latencies
         # the export (EXPORT_TIMEOUT_S per attempt, retried) runs on the processor's thread: no call waits for it
         assert max(latencies) < EXPORT_TIMEOUT_S, f"a call took {max(latencies):.3f} s"
-        assert statistics.median(latencies) < bare_median + 0.005
+        # a call can wait for the GIL while the processor's thread encodes a batch or handles its
+        # failure: up to one switch interval each time, the interpreter's scheduling and not a wait
+        # for the export (which the max above bounds); allow two beside 5 ms
+        assert statistics.median(latencies) < bare_median + 0.005 + 2 * sys.getswitchinterval()
         if endpoint is not None:
             assert endpoint.requests >= 1  # the fault was really exercised
             assert not endpoint.received
