@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+from typing import Any
 
 CAPTURE_MESSAGE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 DISTRIBUTION_DEFAULT = "SPAN_ONLY"
@@ -99,12 +100,19 @@ def _make_environ_value() -> Any:
     three Python-level calls (~12k instructions, as much as a tenth of a bare span); the mapping
     ``os.environ`` keeps underneath (CPython's ``_Environ._data``, updated by every ``os.environ``
     write) is read directly, with ``os.environ.get`` wherever it is absent."""
-    data = getattr(os.environ, "_data", None)
-    encodekey = getattr(os.environ, "encodekey", None)
-    if isinstance(data, dict) and callable(encodekey):
-        key = encodekey(CAPTURE_MESSAGE_CONTENT_ENV)
-        return lambda: data.get(key)  # bytes on POSIX, str on Windows: from_env takes both
-    return lambda: os.environ.get(CAPTURE_MESSAGE_CONTENT_ENV)
+    environ = os.environ
+    data = getattr(environ, "_data", None)
+    encodekey = getattr(environ, "encodekey", None)
+    if not isinstance(data, dict) or not callable(encodekey):
+        return lambda: os.environ.get(CAPTURE_MESSAGE_CONTENT_ENV)
+    key = encodekey(CAPTURE_MESSAGE_CONTENT_ENV)
+
+    def environ_value() -> Any:
+        if os.environ is environ:  # (a test may have put another mapping in its place)
+            return data.get(key)  # bytes on POSIX, str on Windows: from_env takes both
+        return os.environ.get(CAPTURE_MESSAGE_CONTENT_ENV)
+
+    return environ_value
 
 
 _environ_value = _make_environ_value()
