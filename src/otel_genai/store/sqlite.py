@@ -40,6 +40,7 @@ import json
 import sqlite3
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 from urllib.parse import unquote, urlsplit
@@ -213,6 +214,28 @@ def _columns(conn: sqlite3.Connection, table: str) -> tuple:
 _EMPTY, _OURS, _UNMARKED = "empty", "ours", "unmarked"
 
 
+def _switch_to_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """``PRAGMA journal_mode=WAL`` (persistent: once per file). SQLite answers it "database is locked"
+    at once, without waiting in its busy handler, while another connection holds a lock on the file
+    (several writers opening a new store together): retried with a short backoff for up to
+    ``timeout_s`` seconds; a file another connection switched meanwhile answers ``wal`` at once.
+
+    Raises:
+        sqlite3.OperationalError: still locked after ``timeout_s``, or another SQLite error.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def _classify(conn: sqlite3.Connection, path: PathLike) -> str:
     """What the database open on ``conn`` is, read without writing anything.
 
@@ -348,6 +371,7 @@ class SQLiteTraceStore(adapter.SQLTraceStore):
         self.read_only = read_only
         self._lock = threading.RLock()
         self._resource_key = adapter.ResourceIds()
+        self._busy_timeout_s = busy_timeout_s
         self._conn = self._open(busy_timeout_s)
         if not read_only:
             warm_up()  # genai-prices loads while nothing is written yet
@@ -458,7 +482,7 @@ class SQLiteTraceStore(adapter.SQLTraceStore):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        conn.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(conn, self._busy_timeout_s)
         conn.execute("PRAGMA synchronous=NORMAL")
 
     def close(self) -> None:
