@@ -114,6 +114,30 @@ def test_thread_writers_lose_no_span(store_uri):
     assert stored_batches(path) == {(f"t{w}", b): size for w in range(writers) for b in range(batches)}
 
 
+def test_writers_opening_a_new_store_together_all_get_it(tmp_path):
+    # SQLite answers the switch to WAL "database is locked" at once while another connection holds a
+    # lock: six writers opening one new file together must all get the store (no error, no lost batch)
+    from otel_genai.store.sqlite import SQLiteTraceStore
+
+    failures: list[BaseException] = []
+
+    def open_store(path: Path) -> None:
+        try:
+            SQLiteTraceStore(path, busy_timeout_s=30).close()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            failures.append(exc)
+
+    for attempt in range(60):
+        path = tmp_path / f"new{attempt}.db"
+        threads = [threading.Thread(target=open_store, args=(path,)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert failures == []
+
+
 def test_threads_sharing_one_batch_processor_lose_no_span(store_uri):
     path = store_uri
     provider = TracerProvider(shutdown_on_exit=False)
